@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+//
+// Greenroom: durable, distributed actors for Swift on Linux.
+//
+// Dependencies are kept lean because CI builds from a fresh clone on two cores:
+// - swift-log: the logging API every server-side Swift library speaks.
+// - swift-argument-parser: the `enqueue` and `worker` command lines.
+import PackageDescription
+
+let package = Package(
+    name: "greenroom",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Broker", targets: ["Broker"]),
+        .library(name: "Workers", targets: ["Workers"]),
+        .executable(name: "worker", targets: ["worker"]),
+        .executable(name: "enqueue", targets: ["enqueue"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CAMQP",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CRedis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "Broker",
+            dependencies: [
+                "CAMQP",
+                "CRedis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Workers",
+            dependencies: [
+                "Broker",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "worker",
+            dependencies: [
+                "Broker",
+                "Workers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "enqueue",
+            dependencies: [
+                "Broker",
+                "Workers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Broker", "Workers"]),
+    ]
+)

@@ -1,0 +1,128 @@
+import CAMQP
+
+/// Everything the connection thread tracks for one open channel. Lives only on
+/// that thread (see `AMQPConnectionCore`), so it needs no locks.
+final class AMQPChannelState {
+    /// A synchronous AMQP method awaiting its reply. The head of the queue is on
+    /// the wire; the rest wait their turn (one outstanding RPC per channel).
+    struct PendingRPC {
+        var operation: String
+        var expecting: [amqp_method_number_t]
+        var send: (AMQPConnectionCore) -> Int32
+        /// Called on the connection thread with the reply, while its decoded
+        /// memory is still valid, or with the error that ended the wait.
+        var complete: (Result<amqp_method_t, AMQPError>) -> Void
+    }
+
+    /// A published message awaiting the broker's confirm.
+    struct PendingPublish {
+        var continuation: CheckedContinuation<Void, any Error>
+        var exchange: String
+        var routingKey: String
+        var messageID: String?
+        /// Set when the broker returned the message as unroutable; the confirm
+        /// that follows then completes the publish with this error.
+        var returned: AMQPError?
+    }
+
+    struct Consumer {
+        var queue: String
+        var noAck: Bool
+        var continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
+    }
+
+    /// A message whose content (header and body frames) is still arriving.
+    enum IncomingKind {
+        case delivery(consumerTag: String, deliveryTag: UInt64, redelivered: Bool, exchange: String, routingKey: String)
+        case returned(replyCode: UInt16, replyText: String, exchange: String, routingKey: String)
+    }
+
+    struct Incoming {
+        var kind: IncomingKind
+        var properties = AMQPProperties()
+        var expectedSize: Int = -1
+        var body: [UInt8] = []
+    }
+
+    let number: UInt16
+    var rpcs: [PendingRPC] = []
+    var confirmMode = false
+    var nextPublishSequence: UInt64 = 1
+    var lowestUnconfirmed: UInt64 = 1
+    var pendingPublishes: [UInt64: PendingPublish] = [:]
+    var consumers: [String: Consumer] = [:]
+    var incoming: Incoming?
+    var nextConsumerNumber = 1
+    /// Why the channel can no longer be used, once it can't.
+    var closedBecause: AMQPError?
+
+    init(number: UInt16) {
+        self.number = number
+    }
+
+    /// Resolves publishes confirmed (or nacked) by the broker: `tag` alone, or
+    /// every outstanding one up to `tag` when `multiple`.
+    func confirm(tag: UInt64, multiple: Bool, nacked: Bool) {
+        func resolve(_ sequence: UInt64) {
+            guard let publish = pendingPublishes.removeValue(forKey: sequence) else { return }
+            if let returned = publish.returned {
+                publish.continuation.resume(throwing: returned)
+            } else if nacked {
+                publish.continuation.resume(throwing: AMQPError(
+                    code: .nacked, operation: "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)'",
+                    detail: "the broker nacked the message (it could not store it); publish it again"))
+            } else {
+                publish.continuation.resume()
+            }
+        }
+        if multiple {
+            var sequence = lowestUnconfirmed
+            while sequence <= tag {
+                resolve(sequence)
+                sequence += 1
+            }
+        } else {
+            resolve(tag)
+        }
+        while lowestUnconfirmed < nextPublishSequence, pendingPublishes[lowestUnconfirmed] == nil {
+            lowestUnconfirmed += 1
+        }
+    }
+
+    /// Marks the oldest matching unconfirmed publish as returned. The broker
+    /// returns messages in publish order, so the oldest match is the right one.
+    func markReturned(exchange: String, routingKey: String, messageID: String?, error: AMQPError) {
+        var sequence = lowestUnconfirmed
+        while sequence < nextPublishSequence {
+            if var publish = pendingPublishes[sequence], publish.returned == nil,
+               publish.exchange == exchange, publish.routingKey == routingKey, publish.messageID == messageID {
+                publish.returned = error
+                pendingPublishes[sequence] = publish
+                return
+            }
+            sequence += 1
+        }
+    }
+
+    /// Fails everything still waiting on this channel and ends its consumers.
+    /// `error` nil means a clean close: consumers finish without an error.
+    func shutDown(because error: AMQPError?) {
+        let failure = error ?? AMQPError(code: .channelClosed, operation: "using channel \(number)", detail: "the channel was closed")
+        if closedBecause == nil { closedBecause = failure }
+        let rpcs = self.rpcs
+        self.rpcs.removeAll()
+        for rpc in rpcs { rpc.complete(.failure(failure.during(rpc.operation))) }
+        let publishes = pendingPublishes
+        pendingPublishes.removeAll()
+        for (_, publish) in publishes.sorted(by: { $0.key < $1.key }) {
+            publish.continuation.resume(throwing: failure.during(
+                "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)' (unconfirmed: it may or may not have been stored)"))
+        }
+        let consumers = self.consumers
+        self.consumers.removeAll()
+        for (_, consumer) in consumers {
+            if let error { consumer.continuation.finish(throwing: error) } else { consumer.continuation.finish() }
+        }
+        incoming = nil
+    }
+}

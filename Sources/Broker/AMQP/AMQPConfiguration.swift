@@ -1,0 +1,111 @@
+/// Where and how to connect to RabbitMQ, usually read from an AMQP URL.
+///
+/// `amqp://user:password@host:port/vhost?heartbeat=30&connection_timeout=5000`
+/// - user and password default to `guest`, the port to 5672 (5671 for `amqps`);
+/// - the vhost is the percent-decoded path (`%2F` is `/`, the default);
+/// - `heartbeat` is in seconds (0 turns heartbeats off), `connection_timeout`
+///   in milliseconds (both RabbitMQ's URI-spec names);
+/// - `amqps://` uses TLS; `cacertfile`, `certfile`, `keyfile` and `verify`
+///   (`verify_peer` or `verify_none`) configure it.
+public struct AMQPConfiguration: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String
+    public var virtualHost: String
+    /// Negotiated heartbeat in seconds; 0 disables heartbeats.
+    public var heartbeatSeconds: Int
+    /// How long to wait for the TCP connection and the AMQP handshake.
+    public var connectTimeoutMilliseconds: Int
+    /// TLS settings; nil for plain TCP.
+    public var tls: TLS?
+    /// A name shown in RabbitMQ's management UI for this connection.
+    public var connectionName: String
+
+    /// TLS settings for `amqps://`.
+    public struct TLS: Sendable, Equatable {
+        public var caCertificatePath: String?
+        public var certificatePath: String?
+        public var keyPath: String?
+        public var verifyPeer: Bool
+
+        public init(caCertificatePath: String? = nil, certificatePath: String? = nil, keyPath: String? = nil, verifyPeer: Bool = true) {
+            self.caCertificatePath = caCertificatePath
+            self.certificatePath = certificatePath
+            self.keyPath = keyPath
+            self.verifyPeer = verifyPeer
+        }
+    }
+
+    /// The URL used when neither a flag nor `GREENROOM_AMQP_URL` gives one.
+    public static let defaultURL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 5672, user: String = "guest", password: String = "guest",
+        virtualHost: String = "/", heartbeatSeconds: Int = 30, connectTimeoutMilliseconds: Int = 5_000,
+        tls: TLS? = nil, connectionName: String = "greenroom"
+    ) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.virtualHost = virtualHost
+        self.heartbeatSeconds = heartbeatSeconds
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+        self.tls = tls
+        self.connectionName = connectionName
+    }
+
+    /// Reads an `amqp://` or `amqps://` URL; throws `URLFormatError` naming the problem.
+    public init(url: String) throws(URLFormatError) {
+        let parsed = try ServerURL(url)
+        let secure: Bool
+        switch parsed.scheme {
+        case "amqp": secure = false
+        case "amqps": secure = true
+        default: throw URLFormatError(url: url, problem: "scheme must be amqp or amqps, not '\(parsed.scheme)'")
+        }
+        self.init(host: parsed.host, port: parsed.port ?? (secure ? 5671 : 5672))
+        if let user = parsed.user { self.user = user }
+        if let password = parsed.password { self.password = password }
+        if let path = parsed.path, !path.isEmpty { virtualHost = path }
+
+        for (name, value) in parsed.query {
+            switch name {
+            case "heartbeat":
+                guard let seconds = Int(value), (0...65535).contains(seconds) else {
+                    throw URLFormatError(url: url, problem: "heartbeat must be whole seconds from 0 to 65535, not '\(value)'")
+                }
+                heartbeatSeconds = seconds
+            case "connection_timeout":
+                guard let milliseconds = Int(value), milliseconds > 0 else {
+                    throw URLFormatError(url: url, problem: "connection_timeout must be a positive number of milliseconds, not '\(value)'")
+                }
+                connectTimeoutMilliseconds = milliseconds
+            case "connection_name":
+                connectionName = value
+            case "cacertfile", "certfile", "keyfile", "verify":
+                guard secure else {
+                    throw URLFormatError(url: url, problem: "'\(name)' only applies to amqps:// URLs")
+                }
+            default:
+                throw URLFormatError(url: url, problem: "unknown option '\(name)' (known: heartbeat, connection_timeout, connection_name, cacertfile, certfile, keyfile, verify)")
+            }
+        }
+        if secure {
+            var tls = TLS(caCertificatePath: parsed.query["cacertfile"], certificatePath: parsed.query["certfile"], keyPath: parsed.query["keyfile"])
+            switch parsed.query["verify"] {
+            case nil, "verify_peer": tls.verifyPeer = true
+            case "verify_none": tls.verifyPeer = false
+            case let other?: throw URLFormatError(url: url, problem: "verify must be verify_peer or verify_none, not '\(other)'")
+            }
+            if (tls.certificatePath == nil) != (tls.keyPath == nil) {
+                throw URLFormatError(url: url, problem: "certfile and keyfile go together")
+            }
+            self.tls = tls
+        }
+    }
+
+    /// `host:port`, for messages.
+    public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

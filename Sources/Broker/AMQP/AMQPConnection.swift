@@ -1,0 +1,118 @@
+import CAMQP
+import Logging
+import Synchronization
+
+/// A connection to RabbitMQ.
+///
+/// The connection owns one dedicated thread (see `AMQPConnectionCore` for the
+/// threading model); every method here is async and safe to call from any task.
+/// Open channels with `openChannel()`; close the connection with `close()`.
+///
+/// ```swift
+/// let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
+/// let channel = try await connection.openChannel()
+/// try await channel.enableConfirms()
+/// try await channel.publish(AMQPMessage("hi"), exchange: "", routingKey: "my-queue")
+/// ```
+public final class AMQPConnection: Sendable {
+    public let configuration: AMQPConfiguration
+    private let jobs: JobQueue<AMQPConnectionCore.Job>
+    private let ended: EndReason
+
+    private init(configuration: AMQPConfiguration, jobs: JobQueue<AMQPConnectionCore.Job>, ended: EndReason) {
+        self.configuration = configuration
+        self.jobs = jobs
+        self.ended = ended
+    }
+
+    /// Connects and logs in. Fails fast, with an `AMQPError` that names the
+    /// problem, when the server is unreachable or refuses the credentials.
+    public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "greenroom.amqp")) async throws -> AMQPConnection {
+        let jobs = JobQueue<AMQPConnectionCore.Job>()
+        let ended = EndReason()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            startOwnedThread(name: "amqp \(configuration.endpoint)") {
+                switch AMQPConnectionCore.open(configuration: configuration, logger: logger, onTerminate: { ended.record($0) }) {
+                case .failure(let error):
+                    ended.record(error)
+                    _ = jobs.close()
+                    continuation.resume(throwing: error)
+                case .success(let core):
+                    logger.debug("connected to RabbitMQ", metadata: ["endpoint": "\(configuration.endpoint)"])
+                    continuation.resume()
+                    core.run(jobs: jobs)
+                }
+            }
+        }
+        return AMQPConnection(configuration: configuration, jobs: jobs, ended: ended)
+    }
+
+    /// Why the connection ended, or nil while it is open.
+    public var closedBecause: AMQPError? { ended.current }
+
+    /// True until the connection is closed or lost.
+    public var isOpen: Bool { closedBecause == nil }
+
+    /// Opens a new channel.
+    public func openChannel() async throws -> AMQPChannel {
+        let number: UInt16 = try await perform("opening a channel") { core, continuation in
+            guard let channel = core.allocateChannel() else {
+                continuation.resume(throwing: AMQPError(code: .invalidArgument, operation: "opening a channel", detail: "every channel number is in use"))
+                return
+            }
+            let number = channel.number
+            core.enqueueRPC(.init(
+                operation: "opening channel \(number)", expecting: [AMQPMethodID.channelOpenOK],
+                send: { core in core.sendMethod(AMQPMethodID.channelOpen, on: number, amqp_channel_open_t(out_of_band: amqp_bytes_t(len: 0, bytes: nil))) },
+                complete: { result in
+                    switch result {
+                    case .success: continuation.resume(returning: number)
+                    case .failure(let error): continuation.resume(throwing: error)
+                    }
+                }), on: channel)
+        }
+        return AMQPChannel(connection: self, number: number)
+    }
+
+    /// Closes the connection cleanly: consumers finish, the broker requeues
+    /// anything delivered but not acked. Waiting calls fail. Idempotent.
+    public func close() async {
+        guard isOpen else { return }
+        try? await perform("closing the connection") { (core, continuation: CheckedContinuation<Void, any Error>) in
+            core.closeConnection()
+            continuation.resume()
+        }
+    }
+
+    /// Runs `body` on the connection thread; it must resume the continuation
+    /// exactly once. If the connection has ended, fails with the reason.
+    func perform<T: Sendable>(
+        _ operation: String,
+        _ body: @escaping @Sendable (AMQPConnectionCore, CheckedContinuation<T, any Error>) -> Void
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = jobs.push { core in
+                if let error = core.terminalError {
+                    continuation.resume(throwing: error.during(operation))
+                } else {
+                    body(core, continuation)
+                }
+            }
+            if !accepted {
+                let reason = closedBecause ?? AMQPError(code: .connectionClosed, operation: operation)
+                continuation.resume(throwing: reason.during(operation))
+            }
+        }
+    }
+}
+
+/// Why a connection ended: recorded once, on its thread; read from anywhere.
+final class EndReason: Sendable {
+    private let value = Mutex<AMQPError?>(nil)
+
+    func record(_ error: AMQPError) {
+        value.withLock { if $0 == nil { $0 = error } }
+    }
+
+    var current: AMQPError? { value.withLock { $0 } }
+}

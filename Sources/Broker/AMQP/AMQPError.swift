@@ -1,0 +1,68 @@
+/// Something went wrong talking to RabbitMQ.
+///
+/// `code` says what kind of failure it was; `replyCode` and `replyText` carry
+/// what the broker said when it closed a channel or the connection (for example
+/// 404 NOT_FOUND, 406 PRECONDITION_FAILED, 403 ACCESS_REFUSED); `operation` says
+/// what Greenroom was doing at the time.
+public struct AMQPError: Error, CustomStringConvertible, Sendable {
+    /// The kind of failure. An open set: compare with the static values.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        public var description: String { name }
+
+        /// TCP could not be established (refused, unreachable, timed out, DNS).
+        public static let connectFailed = Code(name: "connectFailed")
+        /// The broker refused the login (wrong user, password or vhost).
+        public static let accessRefused = Code(name: "accessRefused")
+        /// The broker closed the channel (`replyCode` says why).
+        public static let channelClosed = Code(name: "channelClosed")
+        /// The broker closed the connection, or the socket failed.
+        public static let connectionClosed = Code(name: "connectionClosed")
+        /// A `mandatory` message matched no queue and was returned.
+        public static let unroutable = Code(name: "unroutable")
+        /// The broker nacked a published message (it could not take responsibility for it).
+        public static let nacked = Code(name: "nacked")
+        /// The broker cancelled a consumer (its queue was deleted, or it failed over).
+        public static let consumerCancelled = Code(name: "consumerCancelled")
+        /// rabbitmq-c reported an error (`detail` has its text).
+        public static let library = Code(name: "library")
+        /// The caller asked for something that cannot work (e.g. ack on a no-ack consumer).
+        public static let invalidArgument = Code(name: "invalidArgument")
+    }
+
+    public var code: Code
+    /// What Greenroom was doing, e.g. "declaring queue greenroom.counter.3".
+    public var operation: String
+    /// AMQP reply code from the broker, when it sent one.
+    public var replyCode: UInt16?
+    /// AMQP reply text from the broker, when it sent one.
+    public var replyText: String?
+    /// Further detail: rabbitmq-c's error string, the endpoint, a hint.
+    public var detail: String?
+
+    public init(code: Code, operation: String, replyCode: UInt16? = nil, replyText: String? = nil, detail: String? = nil) {
+        self.code = code
+        self.operation = operation
+        self.replyCode = replyCode
+        self.replyText = replyText
+        self.detail = detail
+    }
+
+    public var description: String {
+        var text = operation
+        if let replyCode, let replyText {
+            text += ": broker said \(replyCode) \(replyText)"
+        } else if let replyText {
+            text += ": \(replyText)"
+        }
+        if let detail { text += (replyText == nil ? ": " : " — ") + detail }
+        return text
+    }
+
+    /// The same error, now saying it happened while doing `operation`.
+    func during(_ operation: String) -> AMQPError {
+        var copy = self
+        copy.operation = operation
+        return copy
+    }
+}

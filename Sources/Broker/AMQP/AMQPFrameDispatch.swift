@@ -1,0 +1,150 @@
+import CAMQP
+
+/// What the connection thread does with each frame the broker sends.
+extension AMQPConnectionCore {
+    func handle(_ frame: amqp_frame_t) {
+        switch Int32(frame.frame_type) {
+        case AMQP_FRAME_METHOD:
+            handleMethod(frame.payload.method, on: frame.channel)
+        case AMQP_FRAME_HEADER:
+            handleHeader(frame, on: frame.channel)
+        case AMQP_FRAME_BODY:
+            handleBody(frame.payload.body_fragment, on: frame.channel)
+        default:
+            break  // heartbeats are handled inside rabbitmq-c
+        }
+    }
+
+    private func handleMethod(_ method: amqp_method_t, on number: UInt16) {
+        if number == 0 {
+            handleConnectionMethod(method)
+            return
+        }
+        guard let channel = channels[number] else {
+            logger.debug("AMQP method for unknown channel", metadata: ["channel": "\(number)", "method": "\(method.id)"])
+            return
+        }
+        switch method.id {
+        case AMQPMethodID.basicDeliver:
+            let deliver = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            channel.incoming = .init(kind: .delivery(
+                consumerTag: CDecode.string(deliver.consumer_tag), deliveryTag: deliver.delivery_tag,
+                redelivered: deliver.redelivered != 0, exchange: CDecode.string(deliver.exchange),
+                routingKey: CDecode.string(deliver.routing_key)))
+        case AMQPMethodID.basicReturn:
+            let returned = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            channel.incoming = .init(kind: .returned(
+                replyCode: returned.reply_code, replyText: CDecode.string(returned.reply_text),
+                exchange: CDecode.string(returned.exchange), routingKey: CDecode.string(returned.routing_key)))
+        case AMQPMethodID.basicAck:
+            let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            channel.confirm(tag: ack.delivery_tag, multiple: ack.multiple != 0, nacked: false)
+        case AMQPMethodID.basicNack:
+            let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            channel.confirm(tag: nack.delivery_tag, multiple: nack.multiple != 0, nacked: true)
+        case AMQPMethodID.basicCancel:
+            // The broker cancelled a consumer: its queue was deleted, or it moved.
+            let cancel = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
+            let tag = CDecode.string(cancel.consumer_tag)
+            if let consumer = channel.consumers.removeValue(forKey: tag) {
+                logger.info("RabbitMQ cancelled a consumer", metadata: ["queue": "\(consumer.queue)", "consumer": "\(tag)"])
+                consumer.continuation.finish(throwing: AMQPError(
+                    code: .consumerCancelled, operation: "consuming from queue '\(consumer.queue)'",
+                    detail: "the broker cancelled the consumer (was the queue deleted?)"))
+            }
+            if cancel.nowait == 0 {
+                var ok = amqp_basic_cancel_ok_t(consumer_tag: cancel.consumer_tag)
+                let status = amqp_send_method(state, number, AMQPMethodID.basicCancelOK, &ok)
+                if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: "confirming a consumer cancel") }
+            }
+        case AMQPMethodID.channelClose:
+            let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            let error = AMQPError(code: .channelClosed, operation: channel.rpcs.first?.operation ?? "using channel \(number)",
+                                  replyCode: close.reply_code, replyText: CDecode.string(close.reply_text))
+            logger.debug("RabbitMQ closed a channel", metadata: ["channel": "\(number)", "error": "\(error)"])
+            let status = sendMethod(AMQPMethodID.channelCloseOK, on: number, amqp_channel_close_ok_t(dummy: 0))
+            channels[number] = nil
+            channel.shutDown(because: error)
+            if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: "confirming a channel close") }
+        case AMQPMethodID.channelFlow:
+            let flow = method.decoded.assumingMemoryBound(to: amqp_channel_flow_t.self).pointee
+            let status = sendMethod(AMQPMethodID.channelFlowOK, on: number, amqp_channel_flow_ok_t(active: flow.active))
+            if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: "answering channel flow") }
+        default:
+            completeRPC(method, on: channel)
+        }
+    }
+
+    private func completeRPC(_ method: amqp_method_t, on channel: AMQPChannelState) {
+        guard let head = channel.rpcs.first, head.expecting.contains(method.id) else {
+            logger.debug("unexpected AMQP method", metadata: ["channel": "\(channel.number)", "method": "\(method.id)"])
+            return
+        }
+        channel.rpcs.removeFirst()
+        head.complete(.success(method))
+        if !channel.rpcs.isEmpty, channels[channel.number] === channel {
+            // Send the next one only after the completion ran: it may have closed the channel.
+            let next = channel.rpcs[0]
+            let status = next.send(self)
+            if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: next.operation) }
+        }
+    }
+
+    private func handleConnectionMethod(_ method: amqp_method_t) {
+        switch method.id {
+        case AMQPMethodID.connectionClose:
+            let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            let error = AMQPError(code: .connectionClosed, operation: "using the RabbitMQ connection to \(configuration.endpoint)",
+                                  replyCode: close.reply_code, replyText: CDecode.string(close.reply_text))
+            _ = sendMethod(AMQPMethodID.connectionCloseOK, on: 0, amqp_connection_close_ok_t(dummy: 0))
+            terminate(error)
+        case AMQPMethodID.connectionBlocked:
+            let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            logger.warning("RabbitMQ blocked publishing on this connection", metadata: ["reason": "\(CDecode.string(blocked.reason))"])
+        case AMQPMethodID.connectionUnblocked:
+            logger.info("RabbitMQ unblocked publishing on this connection")
+        default:
+            logger.debug("unexpected AMQP connection method", metadata: ["method": "\(method.id)"])
+        }
+    }
+
+    private func handleHeader(_ frame: amqp_frame_t, on number: UInt16) {
+        guard let channel = channels[number], var incoming = channel.incoming else { return }
+        if let decoded = frame.payload.properties.decoded {
+            incoming.properties = CDecode.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+        }
+        incoming.expectedSize = Int(frame.payload.properties.body_size)
+        incoming.body.reserveCapacity(incoming.expectedSize)
+        channel.incoming = incoming
+        if incoming.expectedSize == 0 { finishIncoming(on: channel) }
+    }
+
+    private func handleBody(_ fragment: amqp_bytes_t, on number: UInt16) {
+        guard let channel = channels[number], channel.incoming != nil else { return }
+        if fragment.len > 0, let bytes = fragment.bytes {
+            channel.incoming!.body.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: fragment.len))
+        }
+        if channel.incoming!.body.count >= channel.incoming!.expectedSize { finishIncoming(on: channel) }
+    }
+
+    private func finishIncoming(on channel: AMQPChannelState) {
+        guard let incoming = channel.incoming else { return }
+        channel.incoming = nil
+        switch incoming.kind {
+        case let .delivery(consumerTag, deliveryTag, redelivered, exchange, routingKey):
+            guard let consumer = channel.consumers[consumerTag] else {
+                logger.debug("delivery for unknown consumer", metadata: ["consumer": "\(consumerTag)"])
+                return
+            }
+            consumer.continuation.yield(AMQPDelivery(
+                body: incoming.body, properties: incoming.properties, deliveryTag: deliveryTag, redelivered: redelivered,
+                exchange: exchange, routingKey: routingKey, consumerTag: consumerTag))
+        case let .returned(replyCode, replyText, exchange, routingKey):
+            let error = AMQPError(
+                code: .unroutable, operation: "publishing to exchange '\(exchange)' with routing key '\(routingKey)'",
+                replyCode: replyCode, replyText: replyText,
+                detail: "no queue is bound for this routing key; declare and bind the queue first")
+            channel.markReturned(exchange: exchange, routingKey: routingKey, messageID: incoming.properties.messageID, error: error)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+/// Where and how to connect to Redis, usually read from a URL:
+/// `redis://[[user]:password@]host[:port][/db][?connect_timeout=ms]`.
+///
+/// The port defaults to 6379 and the database to 0. A user name needs Redis 6
+/// ACLs; a password alone uses the classic `AUTH password`. `rediss://` (TLS)
+/// is refused: hiredis 0.14, Debian 12's version, has no TLS.
+public struct RedisConfiguration: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var user: String?
+    public var password: String?
+    public var database: Int
+    public var connectTimeoutMilliseconds: Int
+
+    /// The URL used when neither a flag nor `GREENROOM_REDIS_URL` gives one.
+    public static let defaultURL = "redis://127.0.0.1:6379/0"
+
+    public init(host: String = "127.0.0.1", port: Int = 6379, user: String? = nil, password: String? = nil,
+                database: Int = 0, connectTimeoutMilliseconds: Int = 5_000) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+    }
+
+    /// Reads a `redis://` URL; throws `URLFormatError` naming the problem.
+    public init(url: String) throws(URLFormatError) {
+        let parsed = try ServerURL(url)
+        guard parsed.scheme == "redis" else {
+            let hint = parsed.scheme == "rediss" ? " (TLS is not supported by hiredis 0.14)" : ""
+            throw URLFormatError(url: url, problem: "scheme must be redis, not '\(parsed.scheme)'\(hint)")
+        }
+        self.init(host: parsed.host, port: parsed.port ?? 6379)
+        user = parsed.user.flatMap { $0.isEmpty ? nil : $0 }
+        password = parsed.password
+        if let path = parsed.path, !path.isEmpty {
+            guard let number = Int(path), number >= 0 else {
+                throw URLFormatError(url: url, problem: "the database after the '/' must be a number, not '\(path)'")
+            }
+            database = number
+        }
+        for (name, value) in parsed.query {
+            switch name {
+            case "connect_timeout":
+                guard let milliseconds = Int(value), milliseconds > 0 else {
+                    throw URLFormatError(url: url, problem: "connect_timeout must be a positive number of milliseconds, not '\(value)'")
+                }
+                connectTimeoutMilliseconds = milliseconds
+            default:
+                throw URLFormatError(url: url, problem: "unknown option '\(name)' (known: connect_timeout)")
+            }
+        }
+    }
+
+    /// `host:port`, for messages.
+    public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -1,0 +1,229 @@
+import CRedis
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The half of a Redis client that lives on its own thread.
+///
+/// Threading model: hiredis's blocking context is not thread-safe, so one
+/// dedicated OS thread owns it. Tasks hand commands to that thread through a
+/// `JobQueue`; the thread takes *every* command waiting, writes them all in one
+/// go (`redisAppendCommandArgv` into the output buffer, flushed by the first
+/// `redisGetReply`), then reads the replies in order and resumes each caller.
+/// Commands that arrive while a batch is in flight form the next batch: that
+/// is automatic pipelining — many concurrent tasks share one connection and
+/// pay one round trip per batch, not per command.
+///
+/// If the connection breaks, the commands in flight fail with
+/// `.connectionLost` (they may or may not have run) and the next command
+/// reconnects, authenticates and selects the database again.
+final class RedisConnectionCore {
+    enum Job: Sendable {
+        case command(arguments: [[UInt8]], continuation: CheckedContinuation<RedisValue, any Error>)
+        case close(CheckedContinuation<Void, Never>)
+    }
+
+    let configuration: RedisConfiguration
+    let logger: Logger
+    private var context: UnsafeMutablePointer<redisContext>?
+    private var closed = false
+    /// Commands are written in batches of at most this many.
+    private let maximumBatch = 4_096
+
+    init(configuration: RedisConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    deinit {
+        if let context { redisFree(context) }
+    }
+
+    /// Connects if not connected; returns the error that stopped it.
+    func connectIfNeeded() -> RedisError? {
+        if let context, credis_err(context) == 0 { return nil }
+        disconnect()
+        let target = "Redis at \(configuration.endpoint)"
+        var timeout = timeval(milliseconds: configuration.connectTimeoutMilliseconds)
+        guard let fresh = redisConnectWithTimeout(configuration.host, Int32(configuration.port), timeout) else {
+            return RedisError(code: .connectFailed, command: "connect", message: "cannot connect to \(target): out of memory")
+        }
+        if credis_err(fresh) != 0 {
+            let cause = String(cString: credis_errstr(fresh)).lowercased()
+            redisFree(fresh)
+            return RedisError(code: .connectFailed, command: "connect",
+                              message: "cannot connect to \(target): \(cause) — is it running? try scripts/services up")
+        }
+        _ = redisEnableKeepAlive(fresh)
+        // The connect timeout also bounds the handshake; commands then wait as long as they need.
+        _ = redisSetTimeout(fresh, timeout)
+        context = fresh
+
+        var handshake: [[[UInt8]]] = []
+        if let password = configuration.password {
+            handshake.append(["AUTH".redisBytes] + (configuration.user.map { [$0.redisBytes] } ?? []) + [password.redisBytes])
+        }
+        if configuration.database != 0 {
+            handshake.append(["SELECT".redisBytes, configuration.database.redisBytes])
+        }
+        for command in handshake {
+            switch execute([command])[0] {
+            case .success: continue
+            case .failure(let error):
+                disconnect()
+                let what = command[0] == "AUTH".redisBytes ? "authenticate" : "select database \(configuration.database)"
+                let code: RedisError.Code = error.code == .server ? .authenticationFailed : .connectFailed
+                return RedisError(code: code, command: String(decoding: command[0], as: UTF8.self),
+                                  message: "cannot \(what) on \(target): \(error.message) — check the password and database in the Redis URL")
+            }
+        }
+        timeout = timeval(tv_sec: 0, tv_usec: 0)
+        _ = redisSetTimeout(fresh, timeout)
+        return nil
+    }
+
+    private func disconnect() {
+        if let context { redisFree(context) }
+        context = nil
+    }
+
+    /// Runs the loop until `close`. Returns when the client is closed.
+    func run(jobs: JobQueue<Job>) {
+        while !closed {
+            let batch = jobs.drain()
+            if batch.isEmpty {
+                jobs.wait(timeoutMilliseconds: -1)
+                continue
+            }
+            var commands: [(arguments: [[UInt8]], continuation: CheckedContinuation<RedisValue, any Error>)] = []
+            for job in batch {
+                switch job {
+                case .command(let arguments, let continuation):
+                    commands.append((arguments, continuation))
+                case .close(let continuation):
+                    closed = true
+                    defer { continuation.resume() }
+                }
+            }
+            var start = 0
+            while start < commands.count {
+                let chunk = commands[start..<min(commands.count, start + maximumBatch)]
+                start += chunk.count
+                if let error = connectIfNeeded() {
+                    for command in chunk { command.continuation.resume(throwing: error) }
+                    continue
+                }
+                let results = execute(chunk.map(\.arguments))
+                for (command, result) in zip(chunk, results) {
+                    command.continuation.resume(with: result.mapError { $0 as any Error })
+                }
+            }
+        }
+        disconnect()
+        let closedError = RedisError(code: .closed, command: "command", message: "the Redis client was closed")
+        for job in jobs.close() {
+            switch job {
+            case .command(_, let continuation): continuation.resume(throwing: closedError)
+            case .close(let continuation): continuation.resume()
+            }
+        }
+    }
+
+    /// Writes all `commands`, then reads one reply for each, in order.
+    private func execute(_ commands: [[[UInt8]]]) -> [Result<RedisValue, RedisError>] {
+        guard let context else {
+            return commands.map { .failure(RedisError(code: .connectionLost, command: Self.name(of: $0), message: "not connected")) }
+        }
+        for arguments in commands {
+            appendCommand(arguments, to: context)
+        }
+        var results: [Result<RedisValue, RedisError>] = []
+        results.reserveCapacity(commands.count)
+        for arguments in commands {
+            if credis_err(context) != 0 {
+                results.append(.failure(lostError(context, arguments)))
+                continue
+            }
+            var raw: UnsafeMutableRawPointer?
+            if redisGetReply(context, &raw) != REDIS_OK || raw == nil {
+                results.append(.failure(lostError(context, arguments)))
+                continue
+            }
+            let reply = raw!.assumingMemoryBound(to: redisReply.self)
+            defer { freeReplyObject(raw) }
+            if reply.pointee.type == REDIS_REPLY_ERROR {
+                results.append(.failure(RedisError(code: .server, command: Self.name(of: arguments), message: Self.text(reply.pointee))))
+            } else {
+                results.append(.success(Self.decode(reply.pointee)))
+            }
+        }
+        if credis_err(context) != 0 {
+            logger.warning("Redis connection lost; the next command reconnects",
+                           metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(String(cString: credis_errstr(context)))"])
+            disconnect()
+        }
+        return results
+    }
+
+    private func lostError(_ context: UnsafeMutablePointer<redisContext>, _ arguments: [[UInt8]]) -> RedisError {
+        RedisError(code: .connectionLost, command: Self.name(of: arguments),
+                   message: "connection to \(configuration.endpoint) lost (\(String(cString: credis_errstr(context)))); the command may or may not have run")
+    }
+
+    /// Appends one command to hiredis's output buffer, binary-safe.
+    private func appendCommand(_ arguments: [[UInt8]], to context: UnsafeMutablePointer<redisContext>) {
+        var flat: [UInt8] = []
+        flat.reserveCapacity(arguments.reduce(0) { $0 + $1.count })
+        var lengths: [Int] = []
+        lengths.reserveCapacity(arguments.count)
+        for argument in arguments {
+            flat.append(contentsOf: argument)
+            lengths.append(argument.count)
+        }
+        flat.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress).map { $0.assumingMemoryBound(to: CChar.self) }
+            var pointers: [UnsafePointer<CChar>?] = []
+            pointers.reserveCapacity(arguments.count)
+            var offset = 0
+            for length in lengths {
+                // A zero-length argument still needs a valid pointer.
+                pointers.append(base.map { $0 + offset } ?? UnsafePointer(bitPattern: 1))
+                offset += length
+            }
+            _ = redisAppendCommandArgv(context, Int32(arguments.count), &pointers, lengths)
+        }
+    }
+
+    static func name(of arguments: [[UInt8]]) -> String {
+        arguments.first.map { String(decoding: $0, as: UTF8.self).uppercased() } ?? "?"
+    }
+
+    private static func text(_ reply: redisReply) -> String {
+        guard let str = reply.str, reply.len > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: str, count: Int(reply.len)), as: UTF8.self)
+    }
+
+    private static func decode(_ reply: redisReply) -> RedisValue {
+        switch reply.type {
+        case REDIS_REPLY_STATUS:
+            return .status(text(reply))
+        case REDIS_REPLY_STRING:
+            guard let str = reply.str, reply.len > 0 else { return .bulk([]) }
+            return .bulk(Array(UnsafeRawBufferPointer(start: str, count: Int(reply.len))))
+        case REDIS_REPLY_INTEGER:
+            return .integer(reply.integer)
+        case REDIS_REPLY_NIL:
+            return .null
+        case REDIS_REPLY_ERROR:
+            return .error(text(reply))
+        case REDIS_REPLY_ARRAY:
+            guard let elements = reply.element else { return .array([]) }
+            return .array((0..<Int(reply.elements)).map { index in
+                elements[index].map { decode($0.pointee) } ?? .null
+            })
+        default:
+            return .null
+        }
+    }
+}
