@@ -18,11 +18,17 @@ public final class AMQPChannel: Sendable {
     public let connection: AMQPConnection
     /// The channel number on the connection.
     public let number: UInt16
+    /// Shared with the thread-side state: why this channel ended, once it has.
+    private let ended: EndReason
 
-    init(connection: AMQPConnection, number: UInt16) {
+    init(connection: AMQPConnection, number: UInt16, ended: EndReason) {
         self.connection = connection
         self.number = number
+        self.ended = ended
     }
+
+    /// Why the channel was closed, or nil while it is open.
+    public var closedBecause: AMQPError? { ended.current ?? connection.closedBecause }
 
     // MARK: - Topology
 
@@ -147,10 +153,10 @@ public final class AMQPChannel: Sendable {
     /// calls are pipelined: confirms for all of them are awaited together.
     public func publish(_ message: AMQPMessage, exchange: String = "", routingKey: String, mandatory: Bool = false) async throws {
         let operation = "publishing to exchange '\(exchange)' with routing key '\(routingKey)'"
-        let number = number
+        let (number, ended) = (number, ended)
         try await connection.perform(operation) { (core, continuation: CheckedContinuation<Void, any Error>) in
             let channel: AMQPChannelState
-            switch core.channel(number, for: operation) {
+            switch core.channel(number, ended, for: operation) {
             case .failure(let error): continuation.resume(throwing: error); return
             case .success(let open): channel = open
             }
@@ -195,10 +201,10 @@ public final class AMQPChannel: Sendable {
     ) async throws -> AMQPConsumer {
         let operation = "consuming from queue '\(queue)'"
         let (stream, streamContinuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
-        let number = number
+        let (number, ended) = (number, ended)
         let tag: String = try await connection.perform(operation) { core, continuation in
             let channel: AMQPChannelState
-            switch core.channel(number, for: operation) {
+            switch core.channel(number, ended, for: operation) {
             case .failure(let error): continuation.resume(throwing: error); return
             case .success(let open): channel = open
             }
@@ -270,9 +276,9 @@ public final class AMQPChannel: Sendable {
     /// Closes the channel. Unacked deliveries go back to their queues; calls
     /// still waiting fail. Closing a channel that is already closed does nothing.
     public func close() async throws {
-        let number = number
+        let (number, ended) = (number, ended)
         try await connection.perform("closing channel \(number)") { (core, continuation: CheckedContinuation<Void, any Error>) in
-            guard let channel = core.channels[number], channel.closedBecause == nil else {
+            guard let channel = core.channels[number], channel.ended === ended, channel.closedBecause == nil else {
                 continuation.resume()
                 return
             }
@@ -303,9 +309,9 @@ public final class AMQPChannel: Sendable {
         send: @escaping @Sendable (AMQPConnectionCore, UInt16) -> Int32,
         decode: @escaping @Sendable (amqp_method_t, AMQPChannelState) -> T
     ) async throws -> T {
-        let number = number
+        let (number, ended) = (number, ended)
         return try await connection.perform(operation) { core, continuation in
-            switch core.channel(number, for: operation) {
+            switch core.channel(number, ended, for: operation) {
             case .failure(let error):
                 continuation.resume(throwing: error)
             case .success(let channel):
@@ -324,9 +330,9 @@ public final class AMQPChannel: Sendable {
 
     /// Sends an asynchronous method (no reply) and returns once it is written.
     private func send(_ operation: String, _ body: @escaping @Sendable (AMQPConnectionCore, UInt16) -> Int32) async throws {
-        let number = number
+        let (number, ended) = (number, ended)
         try await connection.perform(operation) { (core, continuation: CheckedContinuation<Void, any Error>) in
-            switch core.channel(number, for: operation) {
+            switch core.channel(number, ended, for: operation) {
             case .failure(let error):
                 continuation.resume(throwing: error)
             case .success:

@@ -53,8 +53,11 @@ final class AMQPChannelState {
     var consumers: [String: Consumer] = [:]
     var incoming: Incoming?
     var nextConsumerNumber = 1
-    /// Why the channel can no longer be used, once it can't.
-    var closedBecause: AMQPError?
+    /// Why the channel can no longer be used, once it can't. Shared with the
+    /// `AMQPChannel` handle, which also uses it to tell its channel apart from
+    /// a later one that reuses the same number.
+    let ended = EndReason()
+    var closedBecause: AMQPError? { ended.current }
 
     init(number: UInt16) {
         self.number = number
@@ -108,7 +111,7 @@ final class AMQPChannelState {
     /// `error` nil means a clean close: consumers finish without an error.
     func shutDown(because error: AMQPError?) {
         let failure = error ?? AMQPError(code: .channelClosed, operation: "using channel \(number)", detail: "the channel was closed")
-        if closedBecause == nil { closedBecause = failure }
+        ended.record(failure)
         let rpcs = self.rpcs
         self.rpcs.removeAll()
         for rpc in rpcs { rpc.complete(.failure(failure.during(rpc.operation))) }

@@ -55,23 +55,26 @@ public final class AMQPConnection: Sendable {
 
     /// Opens a new channel.
     public func openChannel() async throws -> AMQPChannel {
-        let number: UInt16 = try await perform("opening a channel") { core, continuation in
+        let (number, ended): (UInt16, EndReason) = try await perform("opening a channel") { core, continuation in
             guard let channel = core.allocateChannel() else {
                 continuation.resume(throwing: AMQPError(code: .invalidArgument, operation: "opening a channel", detail: "every channel number is in use"))
                 return
             }
             let number = channel.number
+            let ended = channel.ended
             core.enqueueRPC(.init(
                 operation: "opening channel \(number)", expecting: [AMQPMethodID.channelOpenOK],
                 send: { core in core.sendMethod(AMQPMethodID.channelOpen, on: number, amqp_channel_open_t(out_of_band: amqp_bytes_t(len: 0, bytes: nil))) },
                 complete: { result in
                     switch result {
-                    case .success: continuation.resume(returning: number)
-                    case .failure(let error): continuation.resume(throwing: error)
+                    case .success: continuation.resume(returning: (number, ended))
+                    case .failure(let error):
+                        if core.channels[number] === channel { core.channels[number] = nil }
+                        continuation.resume(throwing: error)
                     }
                 }), on: channel)
         }
-        return AMQPChannel(connection: self, number: number)
+        return AMQPChannel(connection: self, number: number, ended: ended)
     }
 
     /// Closes the connection cleanly: consumers finish, the broker requeues

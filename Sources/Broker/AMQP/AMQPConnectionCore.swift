@@ -73,14 +73,20 @@ final class AMQPConnectionCore {
         }
 
         var timeout = timeval(milliseconds: configuration.connectTimeoutMilliseconds)
-        errno = 0
-        let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
-        if opened != AMQP_STATUS_OK.rawValue {
-            let cause = opened == AMQP_STATUS_SOCKET_ERROR.rawValue && errno != 0
-                ? String(cString: strerror(errno)).lowercased()
-                : String(cString: amqp_error_string2(opened))
-            return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target)",
-                                      detail: "\(cause) — is it running? try scripts/services up"))
+        if configuration.tls == nil {
+            switch TCPConnect.open(host: configuration.host, port: configuration.port, timeoutMilliseconds: configuration.connectTimeoutMilliseconds) {
+            case .success(let descriptor):
+                amqp_tcp_socket_set_sockfd(socket, descriptor)
+            case .failure(let problem):
+                return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target)",
+                                          detail: "\(problem.reason) — is it running? try scripts/services up"))
+            }
+        } else {
+            let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+            if opened != AMQP_STATUS_OK.rawValue {
+                return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target) over TLS",
+                                          detail: "\(String(cString: amqp_error_string2(opened))) — is it running, with TLS on this port?"))
+            }
         }
         amqp_set_handshake_timeout(state, &timeout)
         amqp_set_rpc_timeout(state, &timeout)
@@ -200,10 +206,11 @@ final class AMQPConnectionCore {
         return nil
     }
 
-    /// The open channel `number`, or the reason it can't be used.
-    func channel(_ number: UInt16, for operation: String) -> Result<AMQPChannelState, AMQPError> {
+    /// The open channel behind a handle, or the reason it can't be used.
+    func channel(_ number: UInt16, _ handle: EndReason, for operation: String) -> Result<AMQPChannelState, AMQPError> {
         if let terminalError { return .failure(terminalError.during(operation)) }
-        guard let channel = channels[number] else {
+        if let closed = handle.current { return .failure(closed.during(operation)) }
+        guard let channel = channels[number], channel.ended === handle else {
             return .failure(AMQPError(code: .channelClosed, operation: operation, detail: "channel \(number) is closed; open a new one"))
         }
         if let closed = channel.closedBecause { return .failure(closed.during(operation)) }

@@ -1,0 +1,70 @@
+import Broker
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The servers started by `scripts/services up`, overridable like the tools.
+enum TestServers {
+    static var amqpURL: String { environment("GREENROOM_AMQP_URL") ?? AMQPConfiguration.defaultURL }
+    static var redisURL: String { environment("GREENROOM_REDIS_URL") ?? RedisConfiguration.defaultURL }
+
+    static func amqp() async throws -> AMQPConnection {
+        try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL))
+    }
+
+    static func redis() async throws -> RedisClient {
+        try await RedisClient.connect(try RedisConfiguration(url: redisURL))
+    }
+
+    /// A name prefix unique to this test run, so runs never see each other's
+    /// queues or keys, and cleanup can find everything a run made.
+    static let runPrefix: String = {
+        var generator = SystemRandomNumberGenerator()
+        return "gr-test-\(getpid())-\(String(generator.next() as UInt32, radix: 36))"
+    }()
+
+    /// A fresh unique name under the run prefix.
+    static func unique(_ label: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "\(runPrefix).\(label).\(String(generator.next() as UInt32, radix: 36))"
+    }
+
+    private static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    let seconds: Double
+    var description: String { "timed out after \(seconds) s waiting for \(what)" }
+}
+
+/// Runs `body`, failing with `TimedOut` if it has not finished in `seconds`.
+/// Tests wait on conditions with a generous limit, never on fixed sleeps.
+func within<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1_000)))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw TimedOut(what: what, seconds: seconds)
+        }
+        return value
+    }
+}
+
+/// Takes the next `count` deliveries from a consumer, or fails on timeout.
+func take(_ count: Int, from consumer: AMQPConsumer, within seconds: Double = 30) async throws -> [AMQPDelivery] {
+    try await within(seconds, "\(count) deliveries from \(consumer.queue)") {
+        var received: [AMQPDelivery] = []
+        var iterator = consumer.makeAsyncIterator()
+        while received.count < count, let delivery = try await iterator.next() {
+            received.append(delivery)
+        }
+        return received
+    }
+}
