@@ -1,0 +1,24 @@
+import Broker
+
+/// The RabbitMQ names every Greenroom program agrees on (docs/PROTOCOL.md).
+public enum Topology {
+    /// The direct exchange all actor messages are published to.
+    public static let actorsExchange = "greenroom.actors"
+    /// Where messages that cannot be handled go, with the reason in headers.
+    public static let deadExchange = "greenroom.dead"
+    public static let deadQueue = "greenroom.dead"
+
+    /// The queue (and routing key) of one partition of an actor type.
+    public static func partitionQueue(type: String, partition: Int) -> String {
+        "greenroom.\(type).\(partition)"
+    }
+
+    /// Declares the exchanges and the dead-letter queue shared by all types.
+    /// Idempotent: safe for every worker and client to call at start-up.
+    public static func declareShared(on channel: AMQPChannel) async throws {
+        try await channel.declareExchange(actorsExchange, kind: .direct, durable: true)
+        try await channel.declareExchange(deadExchange, kind: .fanout, durable: true)
+        try await channel.declareQueue(deadQueue, durable: true)
+        try await channel.bindQueue(deadQueue, to: deadExchange, routingKey: "")
+    }
+}

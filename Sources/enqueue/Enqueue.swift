@@ -1,0 +1,29 @@
+import ArgumentParser
+import Logging
+
+/// `enqueue`: talk to a Greenroom fleet from the command line.
+@main
+struct Enqueue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send messages to Greenroom actors and inspect the fleet.",
+        discussion: """
+            Servers are read from --amqp-url / --redis-url, else from GREENROOM_AMQP_URL / \
+            GREENROOM_REDIS_URL, else the local defaults that scripts/services starts.
+            """,
+        subcommands: [Doctor.self]
+    )
+}
+
+/// Server options shared by every subcommand.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .customLong("amqp-url"), help: "RabbitMQ URL (env GREENROOM_AMQP_URL).")
+    var amqpURL: String = ProcessEnvironment.value("GREENROOM_AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+    @Option(name: .customLong("redis-url"), help: "Redis URL (env GREENROOM_REDIS_URL).")
+    var redisURL: String = ProcessEnvironment.value("GREENROOM_REDIS_URL") ?? "redis://127.0.0.1:6379/0"
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .warning
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
