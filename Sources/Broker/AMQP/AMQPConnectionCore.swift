@@ -238,9 +238,9 @@ final class AMQPConnectionCore {
     }
 
     /// Sends a method with no reply (acks, close-ok, …).
-    func sendMethod<Method>(_ id: amqp_method_number_t, on channel: UInt16, _ method: Method) -> Int32 {
+    func sendMethod<Method: BitwiseCopyable>(_ id: amqp_method_number_t, on channel: UInt16, _ method: Method) -> Int32 {
         var method = method
-        return amqp_send_method(state, channel, id, &method)
+        return withUnsafeMutableBytes(of: &method) { amqp_send_method(state, channel, id, $0.baseAddress) }
     }
 
     // MARK: - Errors from rabbitmq-c replies
