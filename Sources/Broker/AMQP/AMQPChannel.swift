@@ -152,33 +152,51 @@ public final class AMQPChannel: Sendable {
     /// an unroutable mandatory message cannot be reported. Many concurrent
     /// calls are pipelined: confirms for all of them are awaited together.
     public func publish(_ message: AMQPMessage, exchange: String = "", routingKey: String, mandatory: Bool = false) async throws {
-        let operation = "publishing to exchange '\(exchange)' with routing key '\(routingKey)'"
+        let results = try await publish([AMQPPublication(message, exchange: exchange, routingKey: routingKey, mandatory: mandatory)])
+        try results[0].get()
+    }
+
+    /// Publishes several messages in order, in one hand-off to the connection
+    /// thread, and waits until the broker has confirmed (or refused) each.
+    /// Returns one result per message, in order: a returned or nacked message
+    /// fails alone. Throws only when the channel or connection is unusable.
+    public func publish(_ publications: [AMQPPublication]) async throws -> [Result<Void, AMQPError>] {
+        guard !publications.isEmpty else { return [] }
+        let operation = publications.count == 1
+            ? "publishing to exchange '\(publications[0].exchange)' with routing key '\(publications[0].routingKey)'"
+            : "publishing \(publications.count) messages"
         let (number, ended) = (number, ended)
-        try await connection.perform(operation) { (core, continuation: CheckedContinuation<Void, any Error>) in
+        return try await connection.perform(operation) { core, continuation in
             let channel: AMQPChannelState
             switch core.channel(number, ended, for: operation) {
             case .failure(let error): continuation.resume(throwing: error); return
             case .success(let open): channel = open
             }
-            let arena = CArena()
-            var properties = arena.properties(message.properties)
-            let status = message.body.withUnsafeBytes { raw in
-                amqp_basic_publish(core.state, number, arena.bytes(exchange), arena.bytes(routingKey), flag(mandatory), 0,
-                                   &properties, amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
+            let collector = PublishResults(count: publications.count, continuation: continuation)
+            for (index, publication) in publications.enumerated() {
+                let arena = CArena()
+                var properties = arena.properties(publication.message.properties)
+                let status = publication.message.body.withUnsafeBytes { raw in
+                    amqp_basic_publish(core.state, number, arena.bytes(publication.exchange), arena.bytes(publication.routingKey),
+                                       flag(publication.mandatory), 0, &properties,
+                                       amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
+                }
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    let error = AMQPError(code: .connectionClosed, operation: operation, detail: String(cString: amqp_error_string2(status)))
+                    for rest in index..<publications.count { collector.set(rest, .failure(error)) }
+                    core.failWrite(status, operation: operation)
+                    return
+                }
+                guard channel.confirmMode else {
+                    collector.set(index, .success(()))
+                    continue
+                }
+                let sequence = channel.nextPublishSequence
+                channel.nextPublishSequence += 1
+                channel.pendingPublishes[sequence] = .init(
+                    complete: { collector.set(index, $0) }, exchange: publication.exchange,
+                    routingKey: publication.routingKey, messageID: publication.message.properties.messageID)
             }
-            guard status == AMQP_STATUS_OK.rawValue else {
-                continuation.resume(throwing: AMQPError(code: .connectionClosed, operation: operation, detail: String(cString: amqp_error_string2(status))))
-                core.failWrite(status, operation: operation)
-                return
-            }
-            guard channel.confirmMode else {
-                continuation.resume()
-                return
-            }
-            let sequence = channel.nextPublishSequence
-            channel.nextPublishSequence += 1
-            channel.pendingPublishes[sequence] = .init(
-                continuation: continuation, exchange: exchange, routingKey: routingKey, messageID: message.properties.messageID)
         }
     }
 
@@ -345,6 +363,43 @@ public final class AMQPChannel: Sendable {
                 }
             }
         }
+    }
+}
+
+/// One message to publish, with where it goes.
+public struct AMQPPublication: Sendable {
+    public var message: AMQPMessage
+    public var exchange: String
+    public var routingKey: String
+    /// Return the message as an error (`.unroutable`) when no queue matches.
+    public var mandatory: Bool
+
+    public init(_ message: AMQPMessage, exchange: String = "", routingKey: String, mandatory: Bool = false) {
+        self.message = message
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.mandatory = mandatory
+    }
+}
+
+/// Gathers per-message results on the connection thread and resumes the
+/// caller once every message has one.
+private final class PublishResults {
+    private var results: [Result<Void, AMQPError>?]
+    private var remaining: Int
+    private let continuation: CheckedContinuation<[Result<Void, AMQPError>], any Error>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], any Error>) {
+        results = Array(repeating: nil, count: count)
+        remaining = count
+        self.continuation = continuation
+    }
+
+    func set(_ index: Int, _ result: Result<Void, AMQPError>) {
+        guard results[index] == nil else { return }
+        results[index] = result
+        remaining -= 1
+        if remaining == 0 { continuation.resume(returning: results.map { $0! }) }
     }
 }
 

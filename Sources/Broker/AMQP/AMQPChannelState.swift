@@ -16,7 +16,8 @@ final class AMQPChannelState {
 
     /// A published message awaiting the broker's confirm.
     struct PendingPublish {
-        var continuation: CheckedContinuation<Void, any Error>
+        /// Called once, on the connection thread, with the broker's verdict.
+        var complete: (Result<Void, AMQPError>) -> Void
         var exchange: String
         var routingKey: String
         var messageID: String?
@@ -69,13 +70,13 @@ final class AMQPChannelState {
         func resolve(_ sequence: UInt64) {
             guard let publish = pendingPublishes.removeValue(forKey: sequence) else { return }
             if let returned = publish.returned {
-                publish.continuation.resume(throwing: returned)
+                publish.complete(.failure(returned))
             } else if nacked {
-                publish.continuation.resume(throwing: AMQPError(
+                publish.complete(.failure(AMQPError(
                     code: .nacked, operation: "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)'",
-                    detail: "the broker nacked the message (it could not store it); publish it again"))
+                    detail: "the broker nacked the message (it could not store it); publish it again")))
             } else {
-                publish.continuation.resume()
+                publish.complete(.success(()))
             }
         }
         if multiple {
@@ -118,8 +119,8 @@ final class AMQPChannelState {
         let publishes = pendingPublishes
         pendingPublishes.removeAll()
         for (_, publish) in publishes.sorted(by: { $0.key < $1.key }) {
-            publish.continuation.resume(throwing: failure.during(
-                "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)' (unconfirmed: it may or may not have been stored)"))
+            publish.complete(.failure(failure.during(
+                "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)' (unconfirmed: it may or may not have been stored)")))
         }
         let consumers = self.consumers
         self.consumers.removeAll()

@@ -21,4 +21,16 @@ public enum Topology {
         try await channel.declareQueue(deadQueue, durable: true)
         try await channel.bindQueue(deadQueue, to: deadExchange, routingKey: "")
     }
+
+    /// Declares one partition queue (durable, single active consumer, dead
+    /// letters to `greenroom.dead`) and binds it to `greenroom.actors` under
+    /// its own name.
+    public static func declarePartition(queue: String, queueType: String = "classic", on channel: AMQPChannel) async throws {
+        try await channel.declareQueue(queue, durable: true, arguments: [
+            "x-single-active-consumer": true,
+            "x-dead-letter-exchange": .string(deadExchange),
+            "x-queue-type": .string(queueType),
+        ])
+        try await channel.bindQueue(queue, to: actorsExchange, routingKey: queue)
+    }
 }

@@ -1,0 +1,59 @@
+import Broker
+import Foundation
+
+/// A delivery checked against the wire format (docs/PROTOCOL.md): a target
+/// address, a kind, a message id, a JSON body within the size limit.
+struct Envelope: Sendable {
+    let target: ActorAddress
+    let message: Message
+    let spawnIfMissing: Bool
+
+    /// Why a delivery can never be handled; it is dead-lettered with this.
+    struct Invalid: Error, CustomStringConvertible {
+        let description: String
+        /// The target, when it could be read.
+        var target: ActorAddress?
+    }
+
+    static func parse(_ delivery: AMQPDelivery, maximumBodyBytes: Int) -> Result<Envelope, Invalid> {
+        let properties = delivery.properties
+        guard let toText = properties.headers[WireFormat.toHeader]?.stringValue else {
+            return .failure(Invalid(description: "missing header \(WireFormat.toHeader) (the target address)"))
+        }
+        let target: ActorAddress
+        do {
+            target = try ActorAddress(parsing: toText)
+        } catch {
+            return .failure(Invalid(description: "bad header \(WireFormat.toHeader): \(error)"))
+        }
+        guard let id = properties.messageID, !id.isEmpty else {
+            return .failure(Invalid(description: "missing message_id property (required: it is the dedup key)", target: target))
+        }
+        guard let kind = properties.type, !kind.isEmpty else {
+            return .failure(Invalid(description: "missing type property (the message kind)", target: target))
+        }
+        guard delivery.body.count <= maximumBodyBytes else {
+            return .failure(Invalid(description: "body is \(delivery.body.count) bytes; the limit is \(maximumBodyBytes)", target: target))
+        }
+        guard (try? JSONSerialization.jsonObject(with: Data(delivery.body), options: [.fragmentsAllowed])) != nil else {
+            return .failure(Invalid(description: "body is not valid JSON", target: target))
+        }
+        var sender: ActorAddress?
+        if let from = properties.headers[WireFormat.fromHeader]?.stringValue {
+            guard let parsed = try? ActorAddress(parsing: from) else {
+                return .failure(Invalid(description: "bad header \(WireFormat.fromHeader): '\(from)' is not an address", target: target))
+            }
+            sender = parsed
+        }
+        let spawn: Bool = switch properties.headers[WireFormat.spawnHeader] {
+        case .bool(let value)?: value
+        case let other?: other.stringValue == "true"
+        case nil: false
+        }
+        return .success(Envelope(
+            target: target,
+            message: Message(kind: kind, payload: delivery.body, id: id, sender: sender,
+                             replyTo: properties.replyTo, correlationID: properties.correlationID),
+            spawnIfMissing: spawn))
+    }
+}

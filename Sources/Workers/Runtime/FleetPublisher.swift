@@ -1,0 +1,99 @@
+import Broker
+import Foundation
+
+/// Publishes turn outboxes and dead letters, with confirms, in order.
+///
+/// An outgoing message that cannot be routed (its type is unknown, its queue
+/// missing) is not dropped: it goes to the dead-letter queue with the reason.
+final class FleetPublisher: Sendable {
+    let channel: AMQPChannel
+    let store: ActorStore
+    let workerID: String
+
+    init(channel: AMQPChannel, store: ActorStore, workerID: String) {
+        self.channel = channel
+        self.store = store
+        self.workerID = workerID
+    }
+
+    /// The AMQP form of an actor message (docs/PROTOCOL.md).
+    static func actorMessage(to target: ActorAddress, kind: String, payload: [UInt8], id: String,
+                             from: ActorAddress?, spawnIfMissing: Bool = false,
+                             replyTo: String? = nil, correlationID: String? = nil) -> AMQPMessage {
+        var headers: AMQPTable = [WireFormat.toHeader: .string(target.description)]
+        if let from { headers[WireFormat.fromHeader] = .string(from.description) }
+        if spawnIfMissing { headers[WireFormat.spawnHeader] = .bool(true) }
+        return AMQPMessage(body: payload, properties: AMQPProperties(
+            contentType: WireFormat.contentType, headers: headers, persistent: true,
+            correlationID: correlationID, replyTo: replyTo, messageID: id, type: kind))
+    }
+
+    /// Publishes `outbox` in order and returns when every message is confirmed
+    /// (or, if it could not be routed, dead-lettered).
+    func publish(_ outbox: [OutgoingMessage]) async throws {
+        guard !outbox.isEmpty else { return }
+        var publications: [AMQPPublication] = []
+        var unroutable: [(OutgoingMessage, String)] = []
+        for message in outbox {
+            switch message.destination {
+            case .actor(let target):
+                do {
+                    let partition = try await store.partition(of: target)
+                    publications.append(AMQPPublication(
+                        Self.actorMessage(to: target, kind: message.kind, payload: message.payload, id: message.id,
+                                          from: message.from, spawnIfMissing: message.spawnIfMissing),
+                        exchange: Topology.actorsExchange,
+                        routingKey: Topology.partitionQueue(type: target.type, partition: partition), mandatory: true))
+                } catch let error as UnknownActorType {
+                    unroutable.append((message, error.description))
+                }
+            case .reply(let queue, let correlationID):
+                // Replies go to a reply-to queue (often direct reply-to, which
+                // vanishes with its caller): not mandatory, a late reply may be lost.
+                publications.append(AMQPPublication(
+                    AMQPMessage(body: message.payload, properties: AMQPProperties(
+                        contentType: WireFormat.contentType,
+                        headers: message.from.map { [WireFormat.fromHeader: .string($0.description)] } ?? [:],
+                        correlationID: correlationID, messageID: message.id, type: message.kind)),
+                    routingKey: queue))
+            }
+        }
+        let results = try await channel.publish(publications)
+        var deadLetters: [AMQPPublication] = []
+        for (publication, result) in zip(publications, results) {
+            if case .failure(let error) = result {
+                guard error.code == .unroutable else { throw error }
+                deadLetters.append(deadLetter(publication.message, routingKey: publication.routingKey,
+                                              reason: "unroutable: \(error.replyText ?? "NO_ROUTE") for \(publication.routingKey)",
+                                              attempts: 0, actor: nil))
+            }
+        }
+        for (message, reason) in unroutable {
+            guard case .actor(let target) = message.destination else { continue }
+            deadLetters.append(deadLetter(
+                Self.actorMessage(to: target, kind: message.kind, payload: message.payload, id: message.id, from: message.from),
+                routingKey: "", reason: reason, attempts: 0, actor: nil))
+        }
+        try await publishDeadLetters(deadLetters)
+    }
+
+    /// A copy of `message` for the dead-letter queue, carrying why it died.
+    func deadLetter(_ message: AMQPMessage, routingKey: String, reason: String, attempts: Int, actor: ActorAddress?) -> AMQPPublication {
+        var copy = message
+        copy.properties.headers[WireFormat.errorHeader] = .string(reason)
+        copy.properties.headers[WireFormat.attemptsHeader] = .int32(Int32(clamping: attempts))
+        copy.properties.headers[WireFormat.workerHeader] = .string(workerID)
+        copy.properties.headers[WireFormat.deadAtHeader] = .timestamp(UInt64(Date().timeIntervalSince1970))
+        copy.properties.headers[WireFormat.originalRoutingKeyHeader] = .string(routingKey)
+        if let actor { copy.properties.headers[WireFormat.actorHeader] = .string(actor.description) }
+        copy.properties.persistent = true
+        return AMQPPublication(copy, exchange: Topology.deadExchange, routingKey: routingKey, mandatory: true)
+    }
+
+    func publishDeadLetters(_ publications: [AMQPPublication]) async throws {
+        guard !publications.isEmpty else { return }
+        for result in try await channel.publish(publications) {
+            try result.get()
+        }
+    }
+}

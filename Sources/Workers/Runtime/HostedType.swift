@@ -1,0 +1,62 @@
+import Foundation
+
+/// A behaviour with its type erased, ready for the runtime: it turns stored
+/// state JSON and a message into new state JSON.
+public struct HostedType: Sendable {
+    public let typeName: String
+    let initialState: @Sendable () throws -> [UInt8]
+    let run: @Sendable (_ state: [UInt8], _ message: Message, _ context: TurnContext) async throws -> [UInt8]
+    /// Checks and normalizes a state given at spawn time.
+    let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
+    public var retry: RetryPolicy
+
+    /// Hosts `behavior`, retrying failed turns per `retry`.
+    public init<B: Behavior>(_ behavior: B, retry: RetryPolicy = RetryPolicy()) {
+        typeName = B.typeName
+        self.retry = retry
+        initialState = { try TurnContext.encode(B.initialState) }
+        run = { stateBytes, message, context in
+            var state = try Self.decodeState(B.State.self, from: stateBytes)
+            try await behavior.handle(message, state: &state, context: context)
+            return try TurnContext.encode(state)
+        }
+        validateState = { bytes in
+            try TurnContext.encode(try Self.decodeState(B.State.self, from: bytes))
+        }
+    }
+
+    private static func decodeState<S: Decodable>(_ type: S.Type, from bytes: [UInt8]) throws -> S {
+        do {
+            return try JSONDecoder().decode(S.self, from: Data(bytes))
+        } catch {
+            throw MessageRejected("state does not decode as \(S.self): \(JSONErrorText.describe(error))")
+        }
+    }
+}
+
+/// How a failing turn is retried before its message is dead-lettered. The
+/// actor's mailbox waits meanwhile, so its order is kept.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Attempts in all, the first included.
+    public var attempts: Int
+    /// Delay before the second attempt; doubled for each one after.
+    public var initialDelay: Duration
+    public var maximumDelay: Duration
+
+    /// Defaults: 4 attempts, waiting 100 ms, 200 ms, 400 ms between them.
+    public init(attempts: Int = 4, initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(10)) {
+        self.attempts = max(1, attempts)
+        self.initialDelay = initialDelay
+        self.maximumDelay = maximumDelay
+    }
+
+    /// The pause after failed attempt `attempt` (1-based).
+    public func delay(after attempt: Int) -> Duration {
+        var delay = initialDelay
+        for _ in 1..<max(1, attempt) {
+            delay = delay * 2
+            if delay >= maximumDelay { return maximumDelay }
+        }
+        return min(delay, maximumDelay)
+    }
+}

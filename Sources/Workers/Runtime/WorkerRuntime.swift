@@ -1,0 +1,211 @@
+import Broker
+import Foundation
+import Logging
+import Synchronization
+
+/// A worker: hosts actor types, consumes their partition queues, runs turns.
+///
+/// ```swift
+/// let runtime = WorkerRuntime(configuration: .init(types: [HostedType(Counter())]))
+/// try await runtime.start()
+/// // … until SIGTERM:
+/// await runtime.shutdown()
+/// ```
+///
+/// For now one worker owns every partition of the types it hosts (it takes
+/// each partition's fencing epoch at start); partition leases across many
+/// workers build on the same fencing.
+public final class WorkerRuntime: Sendable {
+    public struct Configuration: Sendable {
+        public var amqp: AMQPConfiguration
+        public var redis: RedisConfiguration
+        public var types: [HostedType]
+        /// Partitions per type, fixed when a type is first declared.
+        public var partitions: Int
+        /// Turns running at once across all actors.
+        public var concurrency: Int
+        /// Unacked deliveries per partition consumer.
+        public var prefetch: UInt16
+        /// How long a committed turn's dedup record is kept (redeliveries
+        /// within this window are recognised).
+        public var dedupSeconds: Int
+        public var maximumBodyBytes: Int
+        /// `classic` (single node) or `quorum` (replicated clusters).
+        public var queueType: String
+        public var workerID: String
+        public var fault: FaultInjection?
+
+        public init(
+            amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
+            types: [HostedType], partitions: Int = 16, concurrency: Int = 64, prefetch: UInt16 = 256,
+            dedupSeconds: Int = 86_400, maximumBodyBytes: Int = WireFormat.defaultMaximumBodyBytes,
+            queueType: String = "classic", workerID: String = WorkerRuntime.defaultWorkerID(), fault: FaultInjection? = nil
+        ) {
+            self.amqp = amqp
+            self.redis = redis
+            self.types = types
+            self.partitions = partitions
+            self.concurrency = concurrency
+            self.prefetch = prefetch
+            self.dedupSeconds = dedupSeconds
+            self.maximumBodyBytes = maximumBodyBytes
+            self.queueType = queueType
+            self.workerID = workerID
+            self.fault = fault
+        }
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let state = Mutex(RunState())
+    private let mailboxes: Mailboxes
+
+    private struct RunState {
+        var amqp: [AMQPConnection] = []
+        var redis: RedisClient?
+        var consumers: [AMQPConsumer] = []
+        var loops: [Task<Void, Never>] = []
+        var runner: TurnRunner?
+        var stopping = false
+    }
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "greenroom.worker")) {
+        self.configuration = configuration
+        self.logger = logger
+        self.mailboxes = Mailboxes(concurrency: configuration.concurrency)
+    }
+
+    public static func defaultWorkerID() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "\(host)-\(getpid())"
+    }
+
+    /// Connects, declares the topology, takes every partition and starts
+    /// consuming. Returns once the worker is running.
+    public func start() async throws {
+        let configuration = configuration
+        guard !configuration.types.isEmpty else { throw WorkerConfigurationError("no actor types to host") }
+        guard (1...4096).contains(configuration.partitions) else {
+            throw WorkerConfigurationError("--partitions must be from 1 to 4096, not \(configuration.partitions)")
+        }
+        guard ["classic", "quorum"].contains(configuration.queueType) else {
+            throw WorkerConfigurationError("queue type must be classic or quorum, not '\(configuration.queueType)'")
+        }
+        var amqpConfiguration = configuration.amqp
+        amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) consume"
+        let consuming = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
+        amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) publish"
+        let publishing = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
+        let redis = try await RedisClient.connect(configuration.redis, logger: logger)
+        state.withLock {
+            $0.amqp = [consuming, publishing]
+            $0.redis = redis
+        }
+
+        let store = ActorStore(redis: redis)
+        try await redis.load(CommitScript.script)
+        let publishChannel = try await publishing.openChannel()
+        try await publishChannel.enableConfirms()
+        try await Topology.declareShared(on: publishChannel)
+        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID)
+        let runner = TurnRunner(
+            types: configuration.types, store: store, publisher: publisher,
+            settings: .init(dedupSeconds: configuration.dedupSeconds, workerID: configuration.workerID, fault: configuration.fault),
+            logger: logger)
+        state.withLock { $0.runner = runner }
+
+        for type in configuration.types {
+            try await store.declare(type: type.typeName, partitions: configuration.partitions)
+            for partition in 0..<configuration.partitions {
+                let queue = Topology.partitionQueue(type: type.typeName, partition: partition)
+                try await Topology.declarePartition(queue: queue, queueType: configuration.queueType, on: publishChannel)
+                let epoch = try await store.acquireEpoch(type: type.typeName, partition: partition)
+                let channel = try await consuming.openChannel()
+                try await channel.setPrefetch(configuration.prefetch)
+                let consumer = try await channel.consume(queue: queue)
+                let loop = Task { await self.consume(consumer, partition: partition, epoch: epoch, runner: runner) }
+                state.withLock {
+                    $0.consumers.append(consumer)
+                    $0.loops.append(loop)
+                }
+                logger.debug("consuming partition", metadata: ["queue": "\(queue)", "epoch": "\(epoch)"])
+            }
+        }
+        logger.info("worker started", metadata: [
+            "worker": "\(configuration.workerID)", "types": "\(configuration.types.map(\.typeName).joined(separator: ","))",
+            "partitions": "\(configuration.partitions)", "concurrency": "\(configuration.concurrency)",
+            "rabbitmq": "\(configuration.amqp.endpoint)", "redis": "\(configuration.redis.endpoint)",
+        ])
+    }
+
+    private func consume(_ consumer: AMQPConsumer, partition: Int, epoch: String, runner: TurnRunner) async {
+        let channel = consumer.channel
+        let maximumBodyBytes = configuration.maximumBodyBytes
+        do {
+            for try await delivery in consumer {
+                switch Envelope.parse(delivery, maximumBodyBytes: maximumBodyBytes) {
+                case .failure(let invalid):
+                    do {
+                        _ = try await runner.deadLetter(delivery, reason: invalid.description, attempts: 0, actor: invalid.target)
+                        try await channel.ack(delivery.deliveryTag)
+                    } catch {
+                        logger.error("could not dead-letter an invalid message; it stays unacked and returns to the queue",
+                                     metadata: ["error": "\(error)"])
+                    }
+                case .success(let envelope):
+                    await mailboxes.enqueue(envelope.target) {
+                        await self.finish(envelope, delivery: delivery, channel: channel, partition: partition, epoch: epoch, runner: runner)
+                    }
+                }
+            }
+        } catch {
+            if !state.withLock({ $0.stopping }) {
+                logger.error("consumer ended", metadata: ["queue": "\(consumer.queue)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func finish(_ envelope: Envelope, delivery: AMQPDelivery, channel: AMQPChannel, partition: Int, epoch: String, runner: TurnRunner) async {
+        do {
+            switch try await runner.run(envelope, delivery: delivery, partition: partition, epoch: epoch) {
+            case .done, .deadLettered:
+                try await channel.ack(delivery.deliveryTag)
+            case .fenced:
+                // Another worker owns the partition now: hand the message back.
+                try await channel.nack(delivery.deliveryTag, requeue: true)
+            }
+        } catch {
+            // Redis or RabbitMQ failed mid-turn. Nothing is acked, so the broker
+            // redelivers the message; the dedup record makes that safe.
+            logger.error("turn could not finish; the message will be redelivered",
+                         metadata: ["actor": "\(envelope.target)", "message": "\(envelope.message.id)", "error": "\(error)"])
+            try? await channel.nack(delivery.deliveryTag, requeue: true)
+        }
+    }
+
+    /// Turns queued or running right now.
+    public func inFlight() async -> Int { await mailboxes.count }
+
+    /// Graceful shutdown: stop consuming, finish and ack in-flight turns,
+    /// close connections. Idempotent.
+    public func shutdown() async {
+        let (consumers, alreadyStopping) = state.withLock { state in
+            defer { state.stopping = true }
+            return (state.consumers, state.stopping)
+        }
+        guard !alreadyStopping else { return }
+        logger.info("worker stopping: finishing in-flight turns", metadata: ["worker": "\(configuration.workerID)"])
+        for consumer in consumers {
+            try? await consumer.cancel()
+        }
+        let loops = state.withLock { $0.loops }
+        for loop in loops { await loop.value }
+        await mailboxes.waitUntilIdle()
+        let (connections, redis) = state.withLock { ($0.amqp, $0.redis) }
+        for connection in connections { await connection.close() }
+        await redis?.close()
+        logger.info("worker stopped", metadata: ["worker": "\(configuration.workerID)"])
+    }
+}

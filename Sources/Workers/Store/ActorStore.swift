@@ -1,0 +1,144 @@
+import Broker
+import Foundation
+import Synchronization
+
+/// Actor registry and state in Redis (layout in `RedisLayout`).
+final class ActorStore: ActorDirectory, Sendable {
+    let redis: RedisClient
+    private let partitionCounts = Mutex<[String: Int]>([:])
+
+    init(redis: RedisClient) {
+        self.redis = redis
+    }
+
+    // MARK: - Types and partitions
+
+    /// Records `type`'s partition count the first time it is declared; later
+    /// declarations must agree, or the worker refuses to start.
+    func declare(type: String, partitions: Int) async throws {
+        try await redis.send("HSETNX", RedisLayout.types, type, partitions)
+        let stored = try await partitionCount(of: type, refresh: true)
+        guard stored == partitions else {
+            throw WorkerConfigurationError(
+                "actor type '\(type)' has \(stored) partitions in Redis but this worker is configured with \(partitions); "
+                    + "the count is fixed when a type is first declared: start the worker with --partitions \(stored)")
+        }
+    }
+
+    /// The partition count of `type`, as declared by the workers that host it.
+    func partitionCount(of type: String, refresh: Bool = false) async throws -> Int {
+        if !refresh, let known = partitionCounts.withLock({ $0[type] }) { return known }
+        guard let count = try await redis.send("HGET", RedisLayout.types, type).integer, count > 0 else {
+            throw UnknownActorType(type: type)
+        }
+        partitionCounts.withLock { $0[type] = Int(count) }
+        return Int(count)
+    }
+
+    func partition(of address: ActorAddress) async throws -> Int {
+        Partitioning.partition(of: address.id, partitions: try await partitionCount(of: address.type))
+    }
+
+    /// Takes a partition: bumps and returns its fencing epoch. Commits made
+    /// under an older epoch are refused from now on.
+    func acquireEpoch(type: String, partition: Int) async throws -> String {
+        let epoch = try await redis.send("INCR", RedisLayout.epoch(type: type, partition: partition))
+        guard let value = epoch.integer else {
+            throw RedisError(code: .server, command: "INCR", message: "unexpected reply \(epoch)")
+        }
+        return String(value)
+    }
+
+    // MARK: - Actors
+
+    func load(_ address: ActorAddress, partition: Int) async throws -> ActorRecord {
+        let reply = try await redis.send("HMGET", RedisLayout.actor(address, partition: partition), "status", "parent", "version", "state")
+        guard let fields = reply.array, fields.count == 4, let version = fields[2].integer, version > 0 else {
+            return .missing
+        }
+        return ActorRecord(
+            status: fields[0].string.flatMap(ActorRecord.Status.init(rawValue:)) ?? .active,
+            parent: fields[1].string.flatMap { try? ActorAddress(parsing: $0) },
+            version: version,
+            state: fields[3].bytes ?? Array("null".utf8))
+    }
+
+    struct Commit: Sendable {
+        var address: ActorAddress
+        var partition: Int
+        var epoch: String
+        var messageID: String
+        var outbox: [UInt8]
+        var newState: [UInt8]?
+        var newStatus: ActorRecord.Status?
+        var parent: ActorAddress?
+        var expectedVersion: Int64
+        var children: [ActorAddress]
+    }
+
+    func commit(_ commit: Commit, dedupSeconds: Int) async throws -> CommitScript.Outcome {
+        let keys: [any RedisArgument] = [
+            RedisLayout.actor(commit.address, partition: commit.partition),
+            RedisLayout.dedup(messageID: commit.messageID, type: commit.address.type, partition: commit.partition),
+            RedisLayout.epoch(type: commit.address.type, partition: commit.partition),
+            RedisLayout.children(commit.address, partition: commit.partition),
+        ]
+        var arguments: [any RedisArgument] = [
+            commit.epoch, commit.outbox, dedupSeconds, commit.newState ?? [], commit.newStatus?.rawValue ?? "",
+            commit.parent?.description ?? "", commit.expectedVersion,
+        ]
+        arguments += commit.children.map(\.description)
+        return try CommitScript.decode(try await redis.run(CommitScript.script, keys: keys, arguments: arguments))
+    }
+
+    // MARK: - Directory
+
+    func children(of address: ActorAddress) async throws -> [ActorAddress] {
+        let partition = try await partition(of: address)
+        let members = try await redis.send("SMEMBERS", RedisLayout.children(address, partition: partition)).array ?? []
+        var live: [ActorAddress] = []
+        for member in members {
+            guard let text = member.string, let child = try? ActorAddress(parsing: text) else { continue }
+            if try await exists(child) { live.append(child) }
+        }
+        return live.sorted { $0.description < $1.description }
+    }
+
+    func exists(_ address: ActorAddress) async throws -> Bool {
+        guard let partition = try? await partition(of: address) else { return false }
+        return try await redis.send("HGET", RedisLayout.actor(address, partition: partition), "status").string == ActorRecord.Status.active.rawValue
+    }
+
+    func actors(ofType type: String) async throws -> [ActorAddress] {
+        var cursor = "0"
+        var found: [ActorAddress] = []
+        repeat {
+            let reply = try await redis.send("SCAN", cursor, "MATCH", RedisLayout.actorPattern(type: type), "COUNT", 1000)
+            guard let parts = reply.array, parts.count == 2 else { break }
+            cursor = parts[0].string ?? "0"
+            for key in parts[1].array ?? [] {
+                guard let key = key.string, let marker = key.range(of: ":a:") else { continue }
+                let id = String(key[marker.upperBound...])
+                guard let address = try? ActorAddress(type: type, id: id) else { continue }
+                found.append(address)
+            }
+        } while cursor != "0"
+        var live: [ActorAddress] = []
+        for address in found where try await exists(address) { live.append(address) }
+        return live.sorted { $0.description < $1.description }
+    }
+}
+
+/// A worker whose configuration cannot work; says what to change.
+public struct WorkerConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// No worker has declared this actor type yet.
+public struct UnknownActorType: Error, CustomStringConvertible {
+    public let type: String
+    public var description: String {
+        "actor type '\(type)' is unknown: no worker hosting it has started yet (its partition count is not in Redis)"
+    }
+}
