@@ -10,9 +10,10 @@ public struct HostedType: Sendable {
     let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
     public var retry: RetryPolicy
 
-    /// Hosts `behavior`, retrying failed turns per `retry`.
-    public init<B: Behavior>(_ behavior: B, retry: RetryPolicy = RetryPolicy()) {
-        typeName = B.typeName
+    /// Hosts `behavior` under its type name (or `name`, e.g. for isolated
+    /// tests), retrying failed turns per `retry`.
+    public init<B: Behavior>(_ behavior: B, name: String? = nil, retry: RetryPolicy = RetryPolicy()) {
+        typeName = name ?? B.typeName
         self.retry = retry
         initialState = { try TurnContext.encode(B.initialState) }
         run = { stateBytes, message, context in

@@ -241,6 +241,13 @@ final class TurnRunner: Sendable {
         logger.info("dead-lettered a message", metadata: ["actor": "\(actor?.description ?? "-")", "reason": "\(reason)"])
         let message = AMQPMessage(body: delivery.body, properties: delivery.properties)
         try await publisher.publishDeadLetters([publisher.deadLetter(message, routingKey: delivery.routingKey, reason: reason, attempts: attempts, actor: actor)])
+        if let replyTo = delivery.properties.replyTo {
+            // Someone is waiting (ask, spawn, stop): tell them now instead of letting them time out.
+            let payload = try TurnContext.encode(["error": reason])
+            try await publisher.publish([OutgoingMessage(
+                destination: .reply(queue: replyTo, correlationID: delivery.properties.correlationID), kind: "error",
+                payload: payload, id: "\(delivery.properties.messageID ?? "?")/error", from: actor)])
+        }
         return .deadLettered(reason: reason)
     }
 }

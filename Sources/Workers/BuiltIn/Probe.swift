@@ -1,0 +1,91 @@
+import Synchronization
+
+/// `probe`: for tests of the runtime's guarantees. `touch {"seq": N}` records
+/// that the actor was entered and left (and notices if two turns of one actor
+/// ever overlap), and the sequence numbers it saw, in order; `report` replies
+/// with what it saw. `fail {"times": N}` throws on its first N attempts (for
+/// retry tests; N larger than the retry budget dead-letters it); `adopt
+/// {"id": ID}` spawns a child probe, whose failures arrive as `child-failed`.
+public struct Probe: Behavior {
+    public struct State: Codable, Sendable, Equatable {
+        public var touches = 0
+        public var lastSeq = -1
+        public var outOfOrder = 0
+        public var failures = 0
+    }
+
+    public struct Report: Codable, Sendable, Equatable {
+        public var touches: Int
+        public var lastSeq: Int
+        public var outOfOrder: Int
+        /// Overlapping turns seen in this process, for any probe.
+        public var overlaps: Int
+        /// `child-failed` messages received.
+        public var childFailures: Int
+    }
+
+    struct Touch: Decodable {
+        var seq: Int?
+        var pauseMicroseconds: Int?
+    }
+
+    struct Fail: Decodable {
+        var times: Int
+    }
+
+    public static let typeName = "probe"
+    public static let initialState = State()
+
+    /// Actors currently inside a turn in this process, and overlaps seen.
+    static let inside = Mutex<(active: Set<ActorAddress>, overlaps: Int)>(([], 0))
+
+    public init() {}
+
+    public func handle(_ message: Message, state: inout State, context: TurnContext) async throws {
+        switch message.kind {
+        case "touch":
+            let touch = try message.decode(Touch.self)
+            Self.inside.withLock { inside in
+                if !inside.active.insert(context.address).inserted { inside.overlaps += 1 }
+            }
+            // Yield (and optionally pause) while "inside", so an overlap would show.
+            if let pause = touch.pauseMicroseconds, pause > 0 {
+                try await Task.sleep(for: .microseconds(pause))
+            } else {
+                await Task.yield()
+            }
+            Self.inside.withLock { _ = $0.active.remove(context.address) }
+            state.touches += 1
+            if let seq = touch.seq {
+                if seq <= state.lastSeq { state.outOfOrder += 1 }
+                state.lastSeq = seq
+            }
+        case "report":
+            let overlaps = Self.inside.withLock { $0.overlaps }
+            try context.reply(Report(touches: state.touches, lastSeq: state.lastSeq, outOfOrder: state.outOfOrder, overlaps: overlaps, childFailures: state.failures))
+        case "fail":
+            let fail = try message.decode(Fail.self)
+            // Failed turns change nothing, so attempts are counted outside the state.
+            let attempt = Self.attempts.withLock { attempts in
+                attempts[message.id, default: 0] += 1
+                return attempts[message.id]!
+            }
+            if attempt <= fail.times { throw ProbeFailure(attempt: attempt) }
+        case "adopt":
+            let child = try message.decode([String: String].self)
+            guard let id = child["id"] else { throw MessageRejected("adopt takes {\"id\": …}") }
+            try context.spawn(type: context.address.type, id: id, state: State())
+        case WireFormat.SystemKind.childFailed:
+            state.failures += 1
+        default:
+            throw MessageRejected.unknownKind(message.kind)
+        }
+    }
+
+    static let attempts = Mutex<[String: Int]>([:])
+
+    struct ProbeFailure: Error, CustomStringConvertible {
+        let attempt: Int
+        var description: String { "probe failure on attempt \(attempt), as asked" }
+    }
+}

@@ -1,0 +1,47 @@
+/// `tree`: `grow {"depth": D, "fanout": F}` spawns F children, each growing
+/// D-1 levels further; `count` replies with this node's live children;
+/// stopping the root (enqueue stop) stops the whole tree.
+public struct Tree: Behavior {
+    public struct State: Codable, Sendable, Equatable {
+        public var depth = 0
+        public var grown = false
+    }
+
+    struct Grow: Codable {
+        var depth: Int
+        var fanout: Int
+    }
+
+    public static let typeName = "tree"
+    public static let initialState = State()
+
+    public init() {}
+
+    public func handle(_ message: Message, state: inout State, context: TurnContext) async throws {
+        switch message.kind {
+        case "grow":
+            let grow = try message.decode(Grow.self)
+            guard (0...6).contains(grow.depth), (1...10).contains(grow.fanout) else {
+                throw MessageRejected("grow takes depth 0...6 and fanout 1...10")
+            }
+            guard !state.grown else { throw MessageRejected("\(context.address) has already grown") }
+            state.grown = true
+            state.depth = grow.depth
+            guard grow.depth > 0 else { return }
+            for index in 0..<grow.fanout {
+                let child = try context.spawn(type: context.address.type, id: "\(context.address.id).\(index)", state: State())
+                try context.send(to: child, kind: "grow", Grow(depth: grow.depth - 1, fanout: grow.fanout))
+            }
+        case "count":
+            try context.reply(["children": try await context.children().count])
+        case WireFormatChildFailed.kind:
+            break  // a child's failure is recorded in the dead-letter queue; nothing to repair here
+        default:
+            throw MessageRejected.unknownKind(message.kind)
+        }
+    }
+}
+
+enum WireFormatChildFailed {
+    static let kind = WireFormat.SystemKind.childFailed
+}

@@ -1,0 +1,188 @@
+import Broker
+import Foundation
+import Logging
+import Synchronization
+
+/// Talks to actors from outside the fleet: send, spawn, ask, stop, inspect,
+/// and manage dead letters. Used by `enqueue` and by tests; any program can
+/// do the same over plain AMQP (docs/PROTOCOL.md).
+public final class GreenroomClient: Sendable {
+    let amqp: AMQPConnection
+    let redis: RedisClient
+    let store: ActorStore
+    private let publishChannel: AMQPChannel
+    private let replies: ReplyListener
+
+    private init(amqp: AMQPConnection, redis: RedisClient, publishChannel: AMQPChannel, replies: ReplyListener) {
+        self.amqp = amqp
+        self.redis = redis
+        self.store = ActorStore(redis: redis)
+        self.publishChannel = publishChannel
+        self.replies = replies
+    }
+
+    public static func connect(amqp: AMQPConfiguration, redis: RedisConfiguration, logger: Logger = Logger(label: "greenroom.client")) async throws -> GreenroomClient {
+        var amqpConfiguration = amqp
+        amqpConfiguration.connectionName = "greenroom client"
+        let connection = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
+        let redisClient = try await RedisClient.connect(redis, logger: logger)
+        let channel = try await connection.openChannel()
+        try await channel.enableConfirms()
+        try await Topology.declareShared(on: channel)
+        let replies = try await ReplyListener.start(on: connection)
+        return GreenroomClient(amqp: connection, redis: redisClient, publishChannel: channel, replies: replies)
+    }
+
+    public func close() async {
+        await amqp.close()
+        await redis.close()
+    }
+
+    // MARK: - Sending
+
+    /// One message for `send(_:)`.
+    public struct Outgoing: Sendable {
+        public var to: ActorAddress
+        public var kind: String
+        /// JSON bytes.
+        public var payload: [UInt8]
+        /// The dedup key; a fresh unique id when nil.
+        public var id: String?
+        /// Create the actor on first message if it was never spawned.
+        public var spawnIfMissing: Bool
+
+        public init(to: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false) {
+            self.to = to
+            self.kind = kind
+            self.payload = payload
+            self.id = id
+            self.spawnIfMissing = spawnIfMissing
+        }
+    }
+
+    /// Sends messages in order; returns once RabbitMQ confirmed every one.
+    /// Throws on the first that could not be stored or routed.
+    public func send(_ messages: [Outgoing]) async throws {
+        var publications: [AMQPPublication] = []
+        publications.reserveCapacity(messages.count)
+        for message in messages {
+            try Self.checkJSON(message.payload, kind: message.kind)
+            let partition = try await store.partition(of: message.to)
+            publications.append(AMQPPublication(
+                FleetPublisher.actorMessage(to: message.to, kind: message.kind, payload: message.payload, id: message.id ?? Self.newID(),
+                                            from: nil, spawnIfMissing: message.spawnIfMissing),
+                exchange: Topology.actorsExchange, routingKey: Topology.partitionQueue(type: message.to.type, partition: partition),
+                mandatory: true))
+        }
+        for result in try await publishChannel.publish(publications) {
+            try result.get()
+        }
+    }
+
+    /// Sends one message.
+    public func send(to address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false) async throws {
+        try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing)])
+    }
+
+    /// A reply: its kind (`reply`, `error`, …) and JSON payload.
+    public struct Reply: Sendable {
+        public var kind: String
+        public var payload: [UInt8]
+        public var text: String { String(decoding: payload, as: UTF8.self) }
+    }
+
+    /// Sends a message and waits for the actor's reply. A message the worker
+    /// refused (unknown actor, bad payload, …) comes back as an `AskFailed`
+    /// carrying the reason.
+    public func ask(_ address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), timeout: Duration = .seconds(10)) async throws -> Reply {
+        try Self.checkJSON(payload, kind: kind)
+        let partition = try await store.partition(of: address)
+        let correlationID = Self.newID()
+        let message = FleetPublisher.actorMessage(
+            to: address, kind: kind, payload: payload, id: Self.newID(), from: nil,
+            replyTo: AMQPChannel.directReplyTo, correlationID: correlationID)
+        let delivery = try await replies.request(
+            AMQPPublication(message, exchange: Topology.actorsExchange, routingKey: Topology.partitionQueue(type: address.type, partition: partition), mandatory: true),
+            correlationID: correlationID, timeout: timeout, target: address)
+        let reply = Reply(kind: delivery.properties.type ?? "reply", payload: delivery.body)
+        if reply.kind == "error" {
+            let reason = (try? JSONDecoder().decode([String: String].self, from: Data(reply.payload)))?["error"] ?? reply.text
+            throw AskFailed(address: address, reason: reason)
+        }
+        return reply
+    }
+
+    // MARK: - Lifecycle
+
+    /// Spawns an actor with an initial state (JSON), or the type's initial
+    /// state when nil; returns once the owning worker created it.
+    @discardableResult
+    public func spawn(type: String, id: String? = nil, state: [UInt8]? = nil, timeout: Duration = .seconds(10)) async throws -> ActorAddress {
+        let address = try ActorAddress(type: type, id: id ?? Self.newID())
+        if let state { try Self.checkJSON(state, kind: "spawn state") }
+        let request = SpawnRequest(state: state.map(JSONValue.init(raw:)), parent: nil)
+        _ = try await ask(address, kind: WireFormat.SystemKind.spawn, payload: try TurnContext.encode(request), timeout: timeout)
+        return address
+    }
+
+    /// Stops an actor and, recursively, its children.
+    public func stop(_ address: ActorAddress, timeout: Duration = .seconds(10)) async throws {
+        _ = try await ask(address, kind: WireFormat.SystemKind.stop, timeout: timeout)
+    }
+
+    // MARK: - Inspecting
+
+    /// An actor's committed state (JSON), straight from Redis.
+    public func state(of address: ActorAddress) async throws -> [UInt8] {
+        let record = try await store.load(address, partition: try await store.partition(of: address))
+        guard record.exists else { throw ActorNotFound(address: address, stopped: false) }
+        guard record.isActive else { throw ActorNotFound(address: address, stopped: true) }
+        return record.state
+    }
+
+    /// Live actors of a type.
+    public func find(type: String) async throws -> [ActorAddress] { try await store.actors(ofType: type) }
+
+    /// Live children of an actor.
+    public func children(of address: ActorAddress) async throws -> [ActorAddress] { try await store.children(of: address) }
+
+    /// Whether an actor is live.
+    public func exists(_ address: ActorAddress) async throws -> Bool { try await store.exists(address) }
+
+    static func newID() -> String {
+        UUID().uuidString.lowercased()
+    }
+
+    static func checkJSON(_ payload: [UInt8], kind: String) throws {
+        guard (try? JSONSerialization.jsonObject(with: Data(payload), options: [.fragmentsAllowed])) != nil else {
+            throw InvalidPayload(kind: kind)
+        }
+    }
+}
+
+public struct AskFailed: Error, CustomStringConvertible {
+    public let address: ActorAddress
+    public let reason: String
+    public var description: String { "\(address) refused the message: \(reason)" }
+}
+
+public struct AskTimedOut: Error, CustomStringConvertible {
+    public let address: ActorAddress
+    public let timeout: Duration
+    public var description: String {
+        "no reply from \(address) within \(timeout) — is a worker hosting '\(address.type)' running? (enqueue status)"
+    }
+}
+
+public struct ActorNotFound: Error, CustomStringConvertible {
+    public let address: ActorAddress
+    public let stopped: Bool
+    public var description: String {
+        stopped ? "actor \(address) was stopped" : "actor \(address) does not exist (never spawned)"
+    }
+}
+
+public struct InvalidPayload: Error, CustomStringConvertible {
+    public let kind: String
+    public var description: String { "the payload for '\(kind)' is not valid JSON" }
+}

@@ -1,0 +1,70 @@
+import Broker
+import Workers
+
+/// An in-process worker hosting the built-in behaviours under type names
+/// unique to one test, plus a client, and cleanup of everything they made.
+struct RuntimeHarness {
+    let suffix: String
+    let runtime: WorkerRuntime
+    let client: GreenroomClient
+    let typeNames: [String]
+
+    /// The unique type name standing for a built-in type in this test.
+    func type(_ builtIn: String) -> String { "\(builtIn)-\(suffix)" }
+
+    func address(_ builtIn: String, _ id: String) throws -> ActorAddress {
+        try ActorAddress(type: type(builtIn), id: id)
+    }
+
+    static func start(partitions: Int = 4, concurrency: Int = 64, retry: RetryPolicy = RetryPolicy(attempts: 3, initialDelay: .milliseconds(10))) async throws -> RuntimeHarness {
+        var generator = SystemRandomNumberGenerator()
+        let suffix = "t" + String(generator.next() as UInt32, radix: 36)
+        let types = [
+            HostedType(Counter(), name: "counter-\(suffix)", retry: retry),
+            HostedType(Echo(), name: "echo-\(suffix)", retry: retry),
+            HostedType(Account(), name: "account-\(suffix)", retry: retry),
+            HostedType(Tree(), name: "tree-\(suffix)", retry: retry),
+            HostedType(Probe(), name: "probe-\(suffix)", retry: retry),
+        ]
+        let amqp = try AMQPConfiguration(url: TestServers.amqpURL)
+        let redis = try RedisConfiguration(url: TestServers.redisURL)
+        let runtime = WorkerRuntime(configuration: .init(
+            amqp: amqp, redis: redis, types: types, partitions: partitions, concurrency: concurrency, workerID: "test-\(suffix)"))
+        try await runtime.start()
+        let client = try await GreenroomClient.connect(amqp: amqp, redis: redis)
+        return RuntimeHarness(suffix: suffix, runtime: runtime, client: client, typeNames: types.map(\.typeName))
+    }
+
+    /// Stops the worker and deletes the test's queues and Redis keys.
+    func cleanUp(partitions: Int = 4) async throws {
+        await runtime.shutdown()
+        await client.close()
+        let amqp = try await TestServers.amqp()
+        let channel = try await amqp.openChannel()
+        let redis = try await TestServers.redis()
+        for type in typeNames {
+            for partition in 0..<partitions {
+                try await channel.deleteQueue(Topology.partitionQueue(type: type, partition: partition))
+            }
+            var cursor = "0"
+            repeat {
+                let reply = try await redis.send("SCAN", cursor, "MATCH", "gr:{\(type).*", "COUNT", 1000)
+                cursor = reply.array?[0].string ?? "0"
+                let keys = reply.array?[1].array?.compactMap(\.bytes) ?? []
+                if !keys.isEmpty { try await redis.send(arguments: ["DEL".redisBytes] + keys) }
+            } while cursor != "0"
+            try await redis.send("HDEL", "gr:types", type)
+        }
+        await amqp.close()
+        await redis.close()
+    }
+}
+
+/// Polls `condition` until it holds, failing after `seconds`.
+func eventually(_ seconds: Double = 30, _ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
+    try await within(seconds, what) {
+        while !(try await condition()) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
