@@ -1,35 +1,74 @@
 import ArgumentParser
 import Broker
+import Dispatch
+import Foundation
 import Logging
 import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The Greenroom worker process.
-///
-/// Today it connects to RabbitMQ and Redis and declares the topology every
-/// worker shares (DESIGN.md, "Topology"); hosting actor behaviours arrives
-/// with the actor runtime.
+/// The Greenroom worker process: hosts the built-in behaviours (counter,
+/// echo, account, tree, probe) and is the reference for hosting your own —
+/// `WorkerRuntime` with your `HostedType`s is all there is to it.
 @main
 struct Worker: AsyncParsableCommand {
+    static let builtIns: [String: HostedType] = [
+        Counter.typeName: HostedType(Counter()),
+        Echo.typeName: HostedType(Echo()),
+        Account.typeName: HostedType(Account()),
+        Tree.typeName: HostedType(Tree()),
+        Probe.typeName: HostedType(Probe()),
+    ]
+
     static let configuration = CommandConfiguration(
-        abstract: "Run a Greenroom worker process.",
-        discussion: "Servers come from the flags, else GREENROOM_AMQP_URL / GREENROOM_REDIS_URL, else 127.0.0.1 defaults.")
+        abstract: "Run a Greenroom worker: consume actor messages and run their turns.",
+        discussion: """
+            Every flag falls back to an environment variable (in parentheses), then to the default.
+            SIGTERM or SIGINT stops gracefully: no new messages, in-flight turns finish and are acked.
+            A second signal exits at once (unacked messages are redelivered to the next worker).
+            """)
 
-    @Option(name: .customLong("amqp-url"), help: "RabbitMQ URL (env GREENROOM_AMQP_URL).")
-    var amqpURL: String = Self.environment("GREENROOM_AMQP_URL") ?? AMQPConfiguration.defaultURL
+    @Option(name: .customLong("amqp-url"), help: "RabbitMQ URL (GREENROOM_AMQP_URL).")
+    var amqpURL: String = env("GREENROOM_AMQP_URL") ?? AMQPConfiguration.defaultURL
 
-    @Option(name: .customLong("redis-url"), help: "Redis URL (env GREENROOM_REDIS_URL).")
-    var redisURL: String = Self.environment("GREENROOM_REDIS_URL") ?? RedisConfiguration.defaultURL
+    @Option(name: .customLong("redis-url"), help: "Redis URL (GREENROOM_REDIS_URL).")
+    var redisURL: String = env("GREENROOM_REDIS_URL") ?? RedisConfiguration.defaultURL
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env GREENROOM_LOG_LEVEL).")
-    var logLevel: String = Self.environment("GREENROOM_LOG_LEVEL") ?? "info"
+    @Option(help: "Comma-separated actor types to host (GREENROOM_TYPES). Built in: \(builtIns.keys.sorted().joined(separator: ", ")).")
+    var types: String = env("GREENROOM_TYPES") ?? builtIns.keys.sorted().joined(separator: ",")
+
+    @Option(help: "Turns running at once (GREENROOM_CONCURRENCY).")
+    var concurrency: Int = env("GREENROOM_CONCURRENCY").flatMap { Int($0) } ?? 64
+
+    @Option(help: "Unacked deliveries per partition (GREENROOM_PREFETCH).")
+    var prefetch: Int = env("GREENROOM_PREFETCH").flatMap { Int($0) } ?? 256
+
+    @Option(help: "Partitions per type, fixed when a type is first declared (GREENROOM_PARTITIONS).")
+    var partitions: Int = env("GREENROOM_PARTITIONS").flatMap { Int($0) } ?? 16
+
+    @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
+    var queueType: String = env("GREENROOM_QUEUE_TYPE") ?? "classic"
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (GREENROOM_LOG_LEVEL).")
+    var logLevel: String = env("GREENROOM_LOG_LEVEL") ?? "info"
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; not '\(logLevel)'")
         }
+        for name in typeNames where Self.builtIns[name] == nil {
+            throw ValidationError("unknown actor type '\(name)'; this worker hosts \(Self.builtIns.keys.sorted().joined(separator: ", "))")
+        }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
+        if let fault = Self.env("GREENROOM_FAULT"), FaultInjection(specification: fault) == nil {
+            throw ValidationError("GREENROOM_FAULT must be after-commit:N or after-publish:N, not '\(fault)'")
+        }
+    }
+
+    private var typeNames: [String] {
+        types.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     func run() async throws {
@@ -39,21 +78,55 @@ struct Worker: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "greenroom.worker")
-        let amqp = try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL), logger: logger)
-        let redis = try await RedisClient.connect(try RedisConfiguration(url: redisURL), logger: logger)
-        let channel = try await amqp.openChannel()
-        try await Topology.declareShared(on: channel)
-        _ = try await redis.send("PING")
-        logger.info("topology declared", metadata: [
-            "exchange": "\(Topology.actorsExchange)", "dead-letters": "\(Topology.deadQueue)",
-            "rabbitmq": "\(amqp.configuration.endpoint)", "redis": "\(redis.configuration.endpoint)",
-        ])
-        await amqp.close()
-        await redis.close()
+        let runtime = WorkerRuntime(configuration: .init(
+            amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL),
+            types: typeNames.compactMap { Self.builtIns[$0] }, partitions: partitions, concurrency: concurrency,
+            prefetch: UInt16(prefetch), queueType: queueType, fault: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:))))
+        let signals = ShutdownSignals()
+        try await runtime.start()
+        await signals.first()
+        await runtime.shutdown()
     }
 
-    private static func environment(_ name: String) -> String? {
+    static func env(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// SIGTERM and SIGINT: the first asks for a graceful stop, the second exits now.
+final class ShutdownSignals: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "greenroom.signals")
+    private var received = 0
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    init() {
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler { [unowned self] in self.handle() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func handle() {
+        received += 1
+        if received > 1 {
+            let message = "second signal: exiting now\n"
+            write(2, message, message.utf8.count)
+            _exit(130)
+        }
+        waiter?.resume()
+        waiter = nil
+    }
+
+    /// Returns when the first signal arrives.
+    func first() async {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                if self.received > 0 { continuation.resume() } else { self.waiter = continuation }
+            }
+        }
     }
 }

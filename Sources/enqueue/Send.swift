@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Workers
+
+/// `enqueue send`: one message, or many from a JSON-lines file or stdin.
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a message to an actor (or many, from JSON lines).",
+        discussion: """
+            One message:   enqueue send counter/42 add '{"by": 1}'
+            Many messages: enqueue send --file messages.jsonl   (or --file - for stdin)
+            Each line: {"to": "counter/42", "kind": "add", "payload": {"by": 1}, "id": "optional-dedup-id"}
+            Returns once RabbitMQ has confirmed every message.
+            """)
+
+    @OptionGroup var servers: ServerOptions
+
+    @Argument(help: "Target address, TYPE/ID.") var address: String?
+    @Argument(help: "Message kind, e.g. add.") var kind: String?
+    @Argument(help: "JSON payload (default {}).") var payload: String = "{}"
+
+    @Option(help: "Read JSON lines from this file ('-' for stdin) instead of arguments.") var file: String?
+    @Option(help: "Message id (the dedup key); a fresh one when omitted.") var id: String?
+    @Flag(help: "Create the actor on first message if it was never spawned.") var spawn = false
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func validate() throws {
+        if file == nil {
+            guard let address, kind != nil else { throw ValidationError("give ADDRESS and KIND, or --file") }
+            _ = try parseAddress(address)
+            guard (try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: [.fragmentsAllowed])) != nil else {
+                throw ValidationError("the payload is not valid JSON: \(payload)")
+            }
+        } else if address != nil {
+            throw ValidationError("give either ADDRESS KIND [JSON] or --file, not both")
+        }
+    }
+
+    func run() async throws {
+        let sent: Int = try await withClient(servers) { client in
+            if let file {
+                return try await sendLines(from: file, client: client)
+            }
+            try await client.send(to: try parseAddress(address!), kind: kind!, payload: Array(payload.utf8), id: id, spawnIfMissing: spawn)
+            return 1
+        }
+        print(json ? #"{"sent":\#(sent)}"# : "sent \(sent) message\(sent == 1 ? "" : "s")")
+    }
+
+    private func sendLines(from path: String, client: GreenroomClient) async throws -> Int {
+        let reader = try LineReader(path: path)
+        let progress = Progress(total: path == "-" ? nil : reader.byteCount)
+        var batch: [GreenroomClient.Outgoing] = []
+        var sent = 0
+        var lineNumber = 0
+        while let line = reader.next() {
+            lineNumber += 1
+            if line.allSatisfy(\.isWhitespace) { continue }
+            batch.append(try Self.parseLine(line, number: lineNumber, spawn: spawn))
+            if batch.count == 500 {
+                try await client.send(batch)
+                sent += batch.count
+                batch.removeAll(keepingCapacity: true)
+                progress.update(sent: sent, bytes: reader.bytesRead)
+            }
+        }
+        if !batch.isEmpty {
+            try await client.send(batch)
+            sent += batch.count
+        }
+        progress.finish(sent: sent)
+        return sent
+    }
+
+    static func parseLine(_ line: String, number: Int, spawn: Bool) throws -> GreenroomClient.Outgoing {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw ValidationError("line \(number) is not a JSON object: \(line.prefix(80))")
+        }
+        guard let to = object["to"] as? String, let kind = object["kind"] as? String else {
+            throw ValidationError("line \(number) needs string fields \"to\" and \"kind\"")
+        }
+        let address: ActorAddress
+        do { address = try ActorAddress(parsing: to) } catch { throw ValidationError("line \(number): \(error)") }
+        let payload = try JSONSerialization.data(withJSONObject: object["payload"] ?? [String: Any](), options: [.fragmentsAllowed])
+        return .init(to: address, kind: kind, payload: Array(payload), id: object["id"] as? String,
+                     spawnIfMissing: spawn || (object["spawn"] as? Bool ?? false))
+    }
+}
