@@ -68,3 +68,27 @@ func eventually(_ seconds: Double = 30, _ what: String, _ condition: @escaping @
         }
     }
 }
+
+extension RuntimeHarness {
+    /// Waits until `count` dead letters for this test's actors are in the
+    /// dead-letter queue, removes them and returns them.
+    func takeDeadLetters(_ count: Int, seconds: Double = 30) async throws -> [DeadLetter] {
+        let suffix = suffix
+        let collected = Collected()
+        try await eventually(seconds, "\(count) dead letters") {
+            let batch = try await client.takeDeadLetters(timeout: .milliseconds(300)) { letter in
+                letter.target?.contains("-\(suffix)/") == true || letter.body.contains(suffix)
+            }
+            return await collected.add(batch) >= count
+        }
+        return await collected.all
+    }
+}
+
+actor Collected {
+    private(set) var all: [DeadLetter] = []
+    func add(_ letters: [DeadLetter]) -> Int {
+        all += letters
+        return all.count
+    }
+}

@@ -11,6 +11,12 @@ public struct Account: Behavior {
         public var ok: Bool
         public var balance: Int
         public var reason: String?
+
+        public init(ok: Bool, balance: Int, reason: String? = nil) {
+            self.ok = ok
+            self.balance = balance
+            self.reason = reason
+        }
     }
 
     struct Amount: Decodable {

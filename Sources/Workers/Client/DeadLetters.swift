@@ -73,6 +73,33 @@ extension GreenroomClient {
         return replayed
     }
 
+    /// Removes and returns the dead letters (among the first `limit`) that
+    /// match `predicate`; the others stay in the queue.
+    public func takeDeadLetters(limit: Int = 1_000, timeout: Duration = .seconds(5),
+                                matching predicate: @Sendable (DeadLetter) -> Bool) async throws -> [DeadLetter] {
+        let channel = try await amqp.openChannel()
+        let available = Int(try await channel.inspectQueue(Topology.deadQueue).messageCount)
+        let wanted = min(limit, available)
+        guard wanted > 0 else {
+            try await channel.close()
+            return []
+        }
+        try await channel.setPrefetch(UInt16(clamping: wanted))
+        let consumer = try await channel.consume(queue: Topology.deadQueue)
+        var deliveries: [AMQPDelivery] = []
+        try await Self.collect(wanted, from: consumer, timeout: timeout) { deliveries.append($0) }
+        var taken: [DeadLetter] = []
+        for delivery in deliveries {
+            let letter = Self.describe(delivery)
+            if predicate(letter) {
+                try await channel.ack(delivery.deliveryTag)
+                taken.append(letter)
+            }
+        }
+        try await channel.close()  // the rest go back to the queue
+        return taken
+    }
+
     /// Deletes every dead letter; returns how many there were.
     public func purgeDeadLetters() async throws -> Int {
         let channel = try await amqp.openChannel()
