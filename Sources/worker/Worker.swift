@@ -50,6 +50,10 @@ struct Worker: AsyncParsableCommand {
     @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
     var queueType: String = env("GREENROOM_QUEUE_TYPE") ?? "classic"
 
+    @Option(name: .customLong("type-suffix"), help: .init(
+        "Host each type as NAME-SUFFIX, isolating tests or staging on a shared broker (GREENROOM_TYPE_SUFFIX).", visibility: .hidden))
+    var typeSuffix: String? = env("GREENROOM_TYPE_SUFFIX")
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (GREENROOM_LOG_LEVEL).")
     var logLevel: String = env("GREENROOM_LOG_LEVEL") ?? "info"
 
@@ -80,7 +84,9 @@ struct Worker: AsyncParsableCommand {
         }
         let runtime = WorkerRuntime(configuration: .init(
             amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL),
-            types: typeNames.compactMap { Self.builtIns[$0] }, partitions: partitions, concurrency: concurrency,
+            types: typeNames.compactMap { name in
+                Self.builtIns[name].map { typeSuffix == nil ? $0 : $0.renamed("\(name)-\(typeSuffix!)") }
+            }, partitions: partitions, concurrency: concurrency,
             prefetch: UInt16(prefetch), queueType: queueType, fault: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:))))
         let signals = ShutdownSignals()
         try await runtime.start()

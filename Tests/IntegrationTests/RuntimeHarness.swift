@@ -39,6 +39,16 @@ struct RuntimeHarness {
     func cleanUp(partitions: Int = 4) async throws {
         await runtime.shutdown()
         await client.close()
+        try await Self.deleteEverything(of: typeNames, partitions: partitions)
+    }
+
+    /// The built-in type names under a test suffix.
+    static func typeNames(suffix: String) -> [String] {
+        ["counter", "echo", "account", "tree", "probe"].map { "\($0)-\(suffix)" }
+    }
+
+    /// Deletes the partition queues and Redis keys of `typeNames`.
+    static func deleteEverything(of typeNames: [String], partitions: Int) async throws {
         let amqp = try await TestServers.amqp()
         let channel = try await amqp.openChannel()
         let redis = try await TestServers.redis()

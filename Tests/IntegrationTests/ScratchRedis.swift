@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,8 +43,9 @@ final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
     private var reaped = false
 
-    /// Starts `path` with `arguments`; its output goes to `logPath` (or nowhere).
-    init(_ path: String, _ arguments: [String], logPath: String = "/dev/null") throws {
+    /// Starts `path` with `arguments` and extra `environment` variables; its
+    /// output goes to `logPath` (or nowhere).
+    init(_ path: String, _ arguments: [String], environment: [String: String] = [:], logPath: String = "/dev/null") throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -64,19 +66,50 @@ final class ChildProcess: @unchecked Sendable {
         sigfillset(&defaults)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var variables: [String] = []
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            if !environment.keys.contains(where: { text.hasPrefix($0 + "=") }) { variables.append(text) }
+            index += 1
+        }
+        variables += environment.map { "\($0.key)=\($0.value)" }
+        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
         var child = pid_t()
-        let result = posix_spawn(&child, path, &actions, &attributes, argv, environ)
+        let result = posix_spawn(&child, path, &actions, &attributes, argv, envp)
         guard result == 0 else { throw SpawnFailed(path: path, code: result) }
         pid = child
     }
 
     /// Sends `signal` (SIGTERM by default) and waits for the process to exit.
-    func stop(_ signal: Int32 = SIGTERM) {
-        guard !reaped else { return }
+    @discardableResult
+    func stop(_ signal: Int32 = SIGTERM) -> Int32? {
+        guard !reaped else { return exitStatus }
         kill(pid, signal)
+        return waitForExit()
+    }
+
+    private(set) var exitStatus: Int32?
+
+    /// Waits (blocking this thread) until the process exits; returns its exit
+    /// code, or 128 + signal when a signal ended it.
+    @discardableResult
+    func waitForExit() -> Int32? {
+        guard !reaped else { return exitStatus }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         reaped = true
+        let signal = status & 0x7F
+        exitStatus = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+        return exitStatus
+    }
+
+    /// Waits for the exit in a detached thread, so a task can await it with a timeout.
+    func exited() async -> Int32? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.waitForExit()) }
+        }
     }
 
     deinit { stop(SIGKILL) }

@@ -3,7 +3,7 @@ import Foundation
 /// A behaviour with its type erased, ready for the runtime: it turns stored
 /// state JSON and a message into new state JSON.
 public struct HostedType: Sendable {
-    public let typeName: String
+    public private(set) var typeName: String
     let initialState: @Sendable () throws -> [UInt8]
     let run: @Sendable (_ state: [UInt8], _ message: Message, _ context: TurnContext) async throws -> [UInt8]
     /// Checks and normalizes a state given at spawn time.
@@ -24,6 +24,13 @@ public struct HostedType: Sendable {
         validateState = { bytes in
             try TurnContext.encode(try Self.decodeState(B.State.self, from: bytes))
         }
+    }
+
+    /// The same behaviour hosted under another type name.
+    public func renamed(_ name: String) -> HostedType {
+        var copy = self
+        copy.typeName = name
+        return copy
     }
 
     private static func decodeState<S: Decodable>(_ type: S.Type, from bytes: [UInt8]) throws -> S {

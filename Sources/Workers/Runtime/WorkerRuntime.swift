@@ -117,10 +117,17 @@ public final class WorkerRuntime: Sendable {
         state.withLock { $0.runner = runner }
 
         for type in configuration.types {
+            // The partition count is checked (and recorded) first: a worker
+            // configured differently must refuse before touching any queue.
+            try await store.checkDeclaration(type: type.typeName, partitions: configuration.partitions)
+            for partition in 0..<configuration.partitions {
+                try await Topology.declarePartition(
+                    queue: Topology.partitionQueue(type: type.typeName, partition: partition), queueType: configuration.queueType, on: publishChannel)
+            }
+            // Only now can clients route to the type: every queue is bound.
             try await store.declare(type: type.typeName, partitions: configuration.partitions)
             for partition in 0..<configuration.partitions {
                 let queue = Topology.partitionQueue(type: type.typeName, partition: partition)
-                try await Topology.declarePartition(queue: queue, queueType: configuration.queueType, on: publishChannel)
                 let epoch = try await store.acquireEpoch(type: type.typeName, partition: partition)
                 let channel = try await consuming.openChannel()
                 try await channel.setPrefetch(configuration.prefetch)

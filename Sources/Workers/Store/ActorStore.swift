@@ -25,6 +25,15 @@ final class ActorStore: ActorDirectory, Sendable {
         }
     }
 
+    /// Throws if `type` was declared with another partition count.
+    func checkDeclaration(type: String, partitions: Int) async throws {
+        if let stored = try await redis.send("HGET", RedisLayout.types, type).integer, stored != Int64(partitions) {
+            throw WorkerConfigurationError(
+                "actor type '\(type)' has \(stored) partitions in Redis but this worker is configured with \(partitions); "
+                    + "the count is fixed when a type is first declared: start the worker with --partitions \(stored)")
+        }
+    }
+
     /// The partition count of `type`, as declared by the workers that host it.
     func partitionCount(of type: String, refresh: Bool = false) async throws -> Int {
         if !refresh, let known = partitionCounts.withLock({ $0[type] }) { return known }

@@ -1,0 +1,54 @@
+import Broker
+import Foundation
+import Testing
+import Workers
+
+@Suite("Bad input is dead-lettered with its reason; the worker goes on")
+struct BadInputTests {
+    @Test("every kind of bad message lands in greenroom.dead with why, and valid traffic is unaffected")
+    func badInput() async throws {
+        let harness = try await RuntimeHarness.start()
+        let suffix = harness.suffix
+        let counter = try await harness.client.spawn(type: harness.type("counter"), id: "good")
+        let stopped = try await harness.client.spawn(type: harness.type("counter"), id: "gone")
+        try await harness.client.stop(stopped)
+
+        let amqp = try await TestServers.amqp()
+        let channel = try await amqp.openChannel()
+        try await channel.enableConfirms()
+        let queue = Topology.partitionQueue(type: harness.type("counter"), partition: 0)
+        func raw(_ body: String, to: String?, kind: String? = "add", id: String? = UUID().uuidString) async throws {
+            var headers: AMQPTable = [:]
+            if let to { headers[WireFormat.toHeader] = .string(to) }
+            try await channel.publish(AMQPMessage(body, properties: .init(contentType: "application/json", headers: headers, persistent: true, messageID: id, type: kind)),
+                                      exchange: Topology.actorsExchange, routingKey: queue, mandatory: true)
+        }
+
+        try await harness.client.send(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8))
+        try await raw(#"{"by": \#(suffix)"#, to: counter.description)                                  // not JSON
+        try await raw(#"{"by":1,"t":"\#(suffix)"}"#, to: counter.description, kind: "explode")         // unknown kind
+        try await raw(#"{"by":"\#(suffix)"}"#, to: counter.description)                               // payload does not decode
+        try await raw(#"{"t":"\#(suffix)"}"#, to: nil)                                                // no target
+        try await raw(#"{"t":"\#(suffix)"}"#, to: "Not An/Address")                                   // malformed target
+        try await raw(#"{"by":1}"#, to: "\(harness.type("counter"))/never-spawned")                   // unknown actor
+        try await raw(#"{"by":1}"#, to: stopped.description)                                          // stopped actor
+        try await raw(#"{"by":1,"t":"\#(suffix)"}"#, to: counter.description, id: nil)                // no message id
+        try await raw(#"{"by":1,"t":"\#(suffix)","pad":"\#(String(repeating: "x", count: WireFormat.defaultMaximumBodyBytes))"}"#,
+                      to: counter.description)                                                        // too large
+        try await harness.client.send(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8))
+
+        let dead = try await harness.takeDeadLetters(9)
+        let reasons = dead.map(\.reason).sorted()
+        for expected in [
+            "body is not valid JSON", "unknown message kind 'explode'", "does not decode as Add", "missing header x-greenroom-to",
+            "bad header x-greenroom-to", "never-spawned does not exist", "counter-\(suffix)/gone does not exist",
+            "missing message_id", "the limit is \(WireFormat.defaultMaximumBodyBytes)",
+        ] {
+            #expect(reasons.contains { $0.contains(expected) }, "no dead letter says '\(expected)': \(reasons)")
+        }
+        #expect(dead.count == 9)
+        #expect(try await harness.client.ask(counter, kind: "get").text == #"{"count":2}"#)
+        await amqp.close()
+        try await harness.cleanUp()
+    }
+}

@@ -1,0 +1,38 @@
+import Broker
+import Foundation
+import Workers
+
+/// A real `worker` process hosting the built-ins under a test's type suffix.
+enum WorkerProcess {
+    static let binary: String = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/worker").path
+    }()
+
+    static func start(suffix: String, partitions: Int = 4, fault: String? = nil, logPath: String) throws -> ChildProcess {
+        var environment = [
+            "GREENROOM_AMQP_URL": TestServers.amqpURL, "GREENROOM_REDIS_URL": TestServers.redisURL,
+            "GREENROOM_TYPE_SUFFIX": suffix, "GREENROOM_PARTITIONS": "\(partitions)", "GREENROOM_LOG_LEVEL": "info",
+        ]
+        if let fault { environment["GREENROOM_FAULT"] = fault }
+        return try ChildProcess(binary, [], environment: environment, logPath: logPath)
+    }
+
+    /// Waits until a worker answers for `type` (by spawning an actor there).
+    static func waitUntilServing(_ client: GreenroomClient, type: String, seconds: Double = 60) async throws {
+        try await eventually(seconds, "a worker serving \(type)") {
+            do {
+                try await client.spawn(type: type, id: "ready-probe", timeout: .seconds(2))
+                return true
+            } catch is UnknownActorType {
+                return false
+            } catch let error as AMQPError where error.code == .unroutable {
+                return false
+            } catch is AskTimedOut {
+                return false
+            } catch is AskFailed {
+                return true  // refused ("already exists") means a worker answered
+            }
+        }
+    }
+}
