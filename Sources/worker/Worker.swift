@@ -47,6 +47,9 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "Partitions per type, fixed when a type is first declared (GREENROOM_PARTITIONS).")
     var partitions: Int = env("GREENROOM_PARTITIONS").flatMap { Int($0) } ?? 16
 
+    @Option(name: .customLong("max-activations"), help: "Actors kept in memory between turns (GREENROOM_MAX_ACTIVATIONS).")
+    var maxActivations: Int = env("GREENROOM_MAX_ACTIVATIONS").flatMap { Int($0) } ?? 100_000
+
     @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
     var queueType: String = env("GREENROOM_QUEUE_TYPE") ?? "classic"
 
@@ -65,6 +68,7 @@ struct Worker: AsyncParsableCommand {
             throw ValidationError("unknown actor type '\(name)'; this worker hosts \(Self.builtIns.keys.sorted().joined(separator: ", "))")
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard maxActivations >= 1 else { throw ValidationError("--max-activations must be at least 1") }
         guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
         if let fault = Self.env("GREENROOM_FAULT"), FaultInjection(specification: fault) == nil {
             throw ValidationError("GREENROOM_FAULT must be after-commit:N or after-publish:N, not '\(fault)'")
@@ -87,7 +91,7 @@ struct Worker: AsyncParsableCommand {
             types: typeNames.compactMap { name in
                 Self.builtIns[name].map { typeSuffix == nil ? $0 : $0.renamed("\(name)-\(typeSuffix!)") }
             }, partitions: partitions, concurrency: concurrency,
-            prefetch: UInt16(prefetch), queueType: queueType, fault: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:))))
+            prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations, fault: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:))))
         let signals = ShutdownSignals()
         try await runtime.start()
         await signals.first()

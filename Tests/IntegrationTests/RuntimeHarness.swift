@@ -49,6 +49,14 @@ struct RuntimeHarness {
 
     /// Deletes the partition queues and Redis keys of `typeNames`.
     static func deleteEverything(of typeNames: [String], partitions: Int) async throws {
+        let client = try await GreenroomClient.connect(
+            amqp: try AMQPConfiguration(url: TestServers.amqpURL), redis: try RedisConfiguration(url: TestServers.redisURL))
+        // Dead letters the test left (refused asks, …): take every one addressed to its types.
+        let prefixes = typeNames.map { $0 + "/" }
+        _ = try await client.takeDeadLetters(timeout: .milliseconds(500)) { letter in
+            prefixes.contains { letter.target?.hasPrefix($0) == true }
+        }
+        await client.close()
         let amqp = try await TestServers.amqp()
         let channel = try await amqp.openChannel()
         let redis = try await TestServers.redis()

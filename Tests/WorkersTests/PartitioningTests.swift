@@ -34,3 +34,30 @@ struct PartitioningTests {
         #expect(counts.allSatisfy { (800...1_200).contains($0) }, "\(counts)")
     }
 }
+
+@Suite("docs/PROTOCOL.md partition vectors")
+struct ProtocolVectorTests {
+    /// The table in docs/PROTOCOL.md, computed by an independent implementation.
+    static let vectors: [(id: String, fnv: UInt64, p16: Int, p7: Int)] = [
+        ("0", 0xaf63ad4c86019caf, 12, 6),
+        ("1", 0xaf63ac4c86019afc, 2, 2),
+        ("42", 0x07ee7e07b4b19223, 15, 4),
+        ("alice", 0x508b2abb65a03907, 4, 4),
+        ("bob", 0x004d4419134a0a54, 12, 2),
+        ("user-1001", 0x435404761a7ad39f, 6, 6),
+        ("order:2026-11-24:17", 0x8f8ca0fcd40156db, 12, 0),
+        ("eu@shop.example", 0x62ee1b2d8f524a19, 4, 4),
+        ("A.B_C-d", 0x7d058434366719d7, 9, 6),
+        ("counter-01", 0x73b4d42824b0570d, 8, 3),
+        (String(repeating: "x", count: 200), 0x6ee14c8caecd5c45, 6, 6),
+    ]
+
+    @Test("every documented ID hashes and partitions as documented")
+    func vectors() {
+        for vector in Self.vectors {
+            #expect(Partitioning.fnv1a64(vector.id.utf8) == vector.fnv, "\(vector.id)")
+            #expect(Partitioning.partition(of: vector.id, partitions: 16) == vector.p16, "\(vector.id)")
+            #expect(Partitioning.partition(of: vector.id, partitions: 7) == vector.p7, "\(vector.id)")
+        }
+    }
+}

@@ -20,6 +20,9 @@ final class TurnRunner: Sendable {
     struct Settings: Sendable {
         var dedupSeconds: Int
         var workerID: String
+        /// Activated actors kept in memory; past this, the least recently
+        /// used are passivated (their state stays in Redis).
+        var maximumActivations: Int = 100_000
         /// Test-only: crash the process at a point in the turn.
         var fault: FaultInjection?
     }
@@ -30,7 +33,7 @@ final class TurnRunner: Sendable {
     private let settings: Settings
     private let logger: Logger
     /// Activated actors: state cached while this worker owns their partition.
-    private let cache = Mutex<[ActorAddress: ActorRecord]>([:])
+    private let cache: Mutex<ActivationCache>
 
     init(types: [HostedType], store: ActorStore, publisher: FleetPublisher, settings: Settings, logger: Logger) {
         self.types = Dictionary(uniqueKeysWithValues: types.map { ($0.typeName, $0) })
@@ -38,14 +41,10 @@ final class TurnRunner: Sendable {
         self.publisher = publisher
         self.settings = settings
         self.logger = logger
+        self.cache = Mutex(ActivationCache(capacity: settings.maximumActivations))
     }
 
     var activeActors: Int { cache.withLock { $0.count } }
-
-    /// Forgets cached state (e.g. for a partition this worker no longer owns).
-    func forget(where predicate: (ActorAddress) -> Bool) {
-        cache.withLock { cache in cache = cache.filter { !predicate($0.key) } }
-    }
 
     func run(_ envelope: Envelope, delivery: AMQPDelivery, partition: Int, epoch: String) async throws -> Disposition {
         guard let type = types[envelope.target.type] else {
@@ -56,7 +55,7 @@ final class TurnRunner: Sendable {
             let outcome = try await attempt(envelope, type: type, delivery: delivery, partition: partition, epoch: epoch)
             if case .stale = outcome, staleRetries < 5 {
                 staleRetries += 1
-                cache.withLock { $0[envelope.target] = nil }
+                cache.withLock { $0.remove(envelope.target) }
                 continue
             }
             switch outcome {
@@ -76,7 +75,7 @@ final class TurnRunner: Sendable {
         let address = envelope.target
         let message = envelope.message
         let record: ActorRecord
-        if let cached = cache.withLock({ $0[address] }) {
+        if let cached = cache.withLock({ $0.get(address) }) {
             record = cached
         } else {
             record = try await store.load(address, partition: partition)
@@ -165,14 +164,14 @@ final class TurnRunner: Sendable {
                 if let newState { updated.state = newState }
                 if let newStatus { updated.status = newStatus }
                 if let parent { updated.parent = parent }
-                cache[address] = updated.status == .active ? updated : nil
+                if updated.status == .active { cache.put(address, updated) } else { cache.remove(address) }
             }
             try await publisher.publish(effects.outbox)
             settings.fault?.trip(.afterPublish)
             return .disposition(.done)
         case .duplicate(let stored):
             logger.debug("redelivered message already committed: re-publishing its outbox", metadata: ["message": "\(message.id)"])
-            cache.withLock { $0[address] = nil }
+            cache.withLock { $0.remove(address) }
             try await publisher.publish(try JSONDecoder().decode([OutgoingMessage].self, from: Data(stored)))
             return .disposition(.done)
         case .fenced(let current):

@@ -33,13 +33,17 @@ public final class WorkerRuntime: Sendable {
         /// `classic` (single node) or `quorum` (replicated clusters).
         public var queueType: String
         public var workerID: String
+        /// Actors kept in memory between turns; the least recently used beyond
+        /// this are passivated (reloaded from Redis on their next message).
+        public var maximumActivations: Int
         public var fault: FaultInjection?
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
             types: [HostedType], partitions: Int = 16, concurrency: Int = 64, prefetch: UInt16 = 256,
             dedupSeconds: Int = 86_400, maximumBodyBytes: Int = WireFormat.defaultMaximumBodyBytes,
-            queueType: String = "classic", workerID: String = WorkerRuntime.defaultWorkerID(), fault: FaultInjection? = nil
+            queueType: String = "classic", workerID: String = WorkerRuntime.defaultWorkerID(),
+            maximumActivations: Int = 100_000, fault: FaultInjection? = nil
         ) {
             self.amqp = amqp
             self.redis = redis
@@ -51,6 +55,7 @@ public final class WorkerRuntime: Sendable {
             self.maximumBodyBytes = maximumBodyBytes
             self.queueType = queueType
             self.workerID = workerID
+            self.maximumActivations = maximumActivations
             self.fault = fault
         }
     }
@@ -112,7 +117,8 @@ public final class WorkerRuntime: Sendable {
         let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID)
         let runner = TurnRunner(
             types: configuration.types, store: store, publisher: publisher,
-            settings: .init(dedupSeconds: configuration.dedupSeconds, workerID: configuration.workerID, fault: configuration.fault),
+            settings: .init(dedupSeconds: configuration.dedupSeconds, workerID: configuration.workerID,
+                            maximumActivations: configuration.maximumActivations, fault: configuration.fault),
             logger: logger)
         state.withLock { $0.runner = runner }
 

@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+import Workers
+
+/// True when python3 can import pika (scripts/test installs it).
+let pikaAvailable: Bool = {
+    guard let python = try? ChildProcess("/usr/bin/env", ["python3", "-c", "import pika"]) else { return false }
+    return python.waitForExit() == 0
+}()
+
+@Suite("docs/PROTOCOL.md is enough for another language", .enabled(if: pikaAvailable, "python3 with pika is needed (pip install pika)"))
+struct PythonClientTests {
+    @Test("examples/send.py (pika) spawns a counter, adds 5 and reads it back over direct reply-to")
+    func pythonExample() async throws {
+        let suffix = WorkerProcessTests.suffix()
+        let client = try await WorkerProcessTests.client()
+        let worker = try WorkerProcess.start(suffix: suffix, logPath: WorkerProcessTests.log(suffix, "py"))
+        try await WorkerProcess.waitUntilServing(client, type: "probe-\(suffix)")
+
+        let output = "/tmp/greenroom-test-\(suffix)-python.out"
+        let script = URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/send.py").path
+        let python = try ChildProcess("/usr/bin/env", ["python3", script, "counter-\(suffix)/from-python", "4"],
+                                      environment: ["GREENROOM_AMQP_URL": TestServers.amqpURL], logPath: output)
+        let status = try await within(60, "examples/send.py") { await python.exited() }
+        let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status == 0, "\(printed)")
+        #expect(printed.contains(#"counter-\#(suffix)/from-python: {"count":5} (reply)"#), "\(printed)")
+
+        #expect(worker.stop(SIGTERM) == 0)
+        await client.close()
+        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: 4)
+    }
+}
