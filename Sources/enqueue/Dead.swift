@@ -32,12 +32,23 @@ struct Dead: AsyncParsableCommand {
     }
 
     struct Replay: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send dead letters back to their actors.")
+        static let configuration = CommandConfiguration(
+            abstract: "Send dead letters back to their actors (same message id; fix the cause first).")
         @OptionGroup var servers: ServerOptions
-        @Option(help: "At most this many.") var limit: Int = 100
+        @Option(help: "Look at most at this many.") var limit: Int = 100
+        @Option(help: "Only those addressed to this actor type.") var type: String?
+
+        func validate() throws {
+            if let type { try ActorAddress.validate(type: type) }
+        }
 
         func run() async throws {
-            let count = try await withClient(servers) { client in try await client.replayDeadLetters(limit: limit) }
+            let prefix = type.map { $0 + "/" }
+            let count = try await withClient(servers) { client in
+                try await client.replayDeadLetters(limit: limit) { letter in
+                    prefix.map { letter.target?.hasPrefix($0) == true } ?? true
+                }
+            }
             print("replayed \(count) dead letter\(count == 1 ? "" : "s")")
         }
     }

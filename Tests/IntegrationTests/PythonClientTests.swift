@@ -12,12 +12,11 @@ let pikaAvailable: Bool = {
 struct PythonClientTests {
     @Test("examples/send.py (pika) spawns a counter, adds 5 and reads it back over direct reply-to")
     func pythonExample() async throws {
-        let suffix = WorkerProcessTests.suffix()
-        let client = try await WorkerProcessTests.client()
-        let worker = try WorkerProcess.start(suffix: suffix, logPath: WorkerProcessTests.log(suffix, "py"))
-        try await WorkerProcess.waitUntilServing(client, type: "probe-\(suffix)")
+        let fleet = try await ProcessFleet.make()
+        let suffix = fleet.suffix
+        let worker = try await fleet.startWorker("py")
 
-        let output = "/tmp/greenroom-test-\(suffix)-python.out"
+        let output = fleet.logPath("python-output")
         let script = URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("examples/send.py").path
         let python = try ChildProcess("/usr/bin/env", ["python3", script, "counter-\(suffix)/from-python", "4"],
@@ -27,8 +26,6 @@ struct PythonClientTests {
         #expect(status == 0, "\(printed)")
         #expect(printed.contains(#"counter-\#(suffix)/from-python: {"count":5} (reply)"#), "\(printed)")
 
-        #expect(worker.stop(SIGTERM) == 0)
-        await client.close()
-        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: 4)
+        #expect(try await fleet.finish(stopping: worker) == 0)
     }
 }

@@ -42,3 +42,22 @@ struct RuntimeTests {
         try await harness.cleanUp()
     }
 }
+
+@Suite("Dead letters can be listed and replayed")
+struct DeadLetterReplayTests {
+    @Test("a message refused because its actor did not exist is applied once replayed after a spawn")
+    func replay() async throws {
+        let harness = try await RuntimeHarness.start()
+        let late = try harness.address("counter", "late")
+        try await harness.client.send(to: late, kind: "add", payload: Array(#"{"by":7}"#.utf8), id: "late-\(harness.suffix)")
+        let prefix = harness.type("counter") + "/"
+        try await eventually(30, "the refused message in the dead-letter queue") {
+            try await harness.client.deadLetters(limit: 10_000, timeout: .milliseconds(300)).contains { $0.messageID == "late-\(harness.suffix)" }
+        }
+        try await harness.client.spawn(type: late.type, id: late.id)
+        let replayed = try await harness.client.replayDeadLetters(limit: 10_000, timeout: .milliseconds(500)) { $0.target?.hasPrefix(prefix) == true }
+        #expect(replayed == 1)
+        try await eventually(30, "the replayed add applied") { try await harness.client.state(of: late) == Array(#"{"count":7}"#.utf8) }
+        try await harness.cleanUp()
+    }
+}

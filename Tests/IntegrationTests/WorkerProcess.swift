@@ -36,3 +36,39 @@ enum WorkerProcess {
         }
     }
 }
+
+/// One test's fleet of real worker processes: a type suffix, a client, and
+/// cleanup of everything the test made.
+struct ProcessFleet {
+    let suffix: String
+    let client: GreenroomClient
+
+    static func make() async throws -> ProcessFleet {
+        var generator = SystemRandomNumberGenerator()
+        let suffix = "p" + String(generator.next() as UInt32, radix: 36)
+        let client = try await GreenroomClient.connect(
+            amqp: try AMQPConfiguration(url: TestServers.amqpURL), redis: try RedisConfiguration(url: TestServers.redisURL))
+        return ProcessFleet(suffix: suffix, client: client)
+    }
+
+    /// The built-in `type` under this fleet's suffix.
+    func type(_ builtIn: String) -> String { "\(builtIn)-\(suffix)" }
+
+    func logPath(_ name: String) -> String { "/tmp/greenroom-test-\(suffix)-\(name).log" }
+
+    /// Starts a worker named `name` (its log: `logPath(name)`) and waits until it serves.
+    func startWorker(_ name: String, fault: String? = nil) async throws -> ChildProcess {
+        let worker = try WorkerProcess.start(suffix: suffix, fault: fault, logPath: logPath(name))
+        try await WorkerProcess.waitUntilServing(client, type: type("probe"))
+        return worker
+    }
+
+    /// Stops `worker` with SIGTERM, returning its exit status, and deletes
+    /// the fleet's queues, keys and dead letters.
+    func finish(stopping worker: ChildProcess) async throws -> Int32? {
+        let status = worker.stop(SIGTERM)
+        await client.close()
+        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: 4)
+        return status
+    }
+}

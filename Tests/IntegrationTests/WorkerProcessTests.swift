@@ -5,46 +5,30 @@ import Workers
 
 @Suite("Real worker processes: crashes and graceful shutdown lose and double nothing", .serialized)
 struct WorkerProcessTests {
-    static func suffix() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "p" + String(generator.next() as UInt32, radix: 36)
-    }
-
-    static func client() async throws -> GreenroomClient {
-        try await GreenroomClient.connect(amqp: try AMQPConfiguration(url: TestServers.amqpURL), redis: try RedisConfiguration(url: TestServers.redisURL))
-    }
-
-    static func log(_ suffix: String, _ name: String) -> String { "/tmp/greenroom-test-\(suffix)-\(name).log" }
-
     @Test("killed after a commit, before its ack: after a restart every add is applied exactly once")
     func crashAfterCommit() async throws {
-        let suffix = Self.suffix()
-        let client = try await Self.client()
-        let first = try WorkerProcess.start(suffix: suffix, fault: "after-commit:300", logPath: Self.log(suffix, "a"))
-        try await WorkerProcess.waitUntilServing(client, type: "probe-\(suffix)")
-        let counters = try (0..<50).map { try ActorAddress(type: "counter-\(suffix)", id: "c\($0)") }
+        let fleet = try await ProcessFleet.make()
+        let client = fleet.client
+        let first = try await fleet.startWorker("a", fault: "after-commit:300")
+        let counters = try (0..<50).map { try ActorAddress(type: fleet.type("counter"), id: "c\($0)") }
         for _ in 0..<20 {
             try await client.send(counters.map { .init(to: $0, kind: "add", payload: Array(#"{"by":1}"#.utf8), spawnIfMissing: true) })
         }
         let crashed = try await within(120, "the injected crash") { await first.exited() }
         #expect(crashed == 86, "the worker should have died at the injected fault")
 
-        let second = try WorkerProcess.start(suffix: suffix, logPath: Self.log(suffix, "b"))
-        try await WorkerProcess.waitUntilServing(client, type: "probe-\(suffix)")
+        let second = try await fleet.startWorker("b")
         let counts = try await waitForCounters(client, counters, total: 20)
         #expect(counts.allSatisfy { $0 == 20 }, "\(counts)")
-        #expect(second.stop(SIGTERM) == 0)
-        await client.close()
-        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: 4)
+        #expect(try await fleet.finish(stopping: second) == 0)
     }
 
     @Test("killed after publishing a turn's sends, before its ack: no transfer is lost or applied twice")
     func crashAfterPublish() async throws {
-        let suffix = Self.suffix()
-        let client = try await Self.client()
-        let first = try WorkerProcess.start(suffix: suffix, fault: "after-publish:200", logPath: Self.log(suffix, "a"))
-        try await WorkerProcess.waitUntilServing(client, type: "probe-\(suffix)")
-        let accounts = try (0..<10).map { try ActorAddress(type: "account-\(suffix)", id: "a\($0)") }
+        let fleet = try await ProcessFleet.make()
+        let client = fleet.client
+        let first = try await fleet.startWorker("a", fault: "after-publish:200")
+        let accounts = try (0..<10).map { try ActorAddress(type: fleet.type("account"), id: "a\($0)") }
         for account in accounts {
             try await client.spawn(type: account.type, id: account.id, state: Array(#"{"balance":1000}"#.utf8))
         }
@@ -58,31 +42,27 @@ struct WorkerProcessTests {
         let crashed = try await within(120, "the injected crash") { await first.exited() }
         #expect(crashed == 86)
 
-        let second = try WorkerProcess.start(suffix: suffix, logPath: Self.log(suffix, "b"))
-        try await WorkerProcess.waitUntilServing(client, type: "probe-\(suffix)")
+        let second = try await fleet.startWorker("b")
         // Everything settles: the sum is exactly what it was, whatever the interleaving.
         try await eventually(120, "all transfers settled") {
             var sum = 0
             for account in accounts {
                 sum += try JSONDecoder().decode(Account.State.self, from: Data(try await client.state(of: account))).balance
             }
-            let empty = try await queuesEmpty(suffix: suffix)
+            let empty = try await queuesEmpty(type: fleet.type("account"))
             return sum == 10_000 && empty
         }
-        #expect(second.stop(SIGTERM) == 0)
-        await client.close()
-        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: 4)
+        #expect(try await fleet.finish(stopping: second) == 0)
     }
 
     @Test("SIGTERM with 1,000 messages in flight: the worker exits 0 and nothing is lost, doubled or reordered")
     func gracefulShutdown() async throws {
-        let suffix = Self.suffix()
-        let client = try await Self.client()
-        let first = try WorkerProcess.start(suffix: suffix, logPath: Self.log(suffix, "a"))
-        try await WorkerProcess.waitUntilServing(client, type: "probe-\(suffix)")
+        let fleet = try await ProcessFleet.make()
+        let client = fleet.client
+        let first = try await fleet.startWorker("a")
         // Slow turns (20 ms each, 10 actors): the 1,000 messages take seconds,
         // so the SIGTERM lands with most of them delivered but not yet handled.
-        let probes = try (0..<10).map { try ActorAddress(type: "probe-\(suffix)", id: "g\($0)") }
+        let probes = try (0..<10).map { try ActorAddress(type: fleet.type("probe"), id: "g\($0)") }
         for seq in 0..<100 {
             try await client.send(probes.map {
                 .init(to: $0, kind: "touch", payload: Array(#"{"seq":\#(seq),"pauseMicroseconds":20000}"#.utf8), spawnIfMissing: true)
@@ -91,8 +71,7 @@ struct WorkerProcessTests {
         let status = try await within(60, "the graceful stop") { first.stop(SIGTERM) }
         #expect(status == 0)
 
-        let second = try WorkerProcess.start(suffix: suffix, logPath: Self.log(suffix, "b"))
-        try await WorkerProcess.waitUntilServing(client, type: "probe-\(suffix)")
+        let second = try await fleet.startWorker("b")
         try await within(120, "all 1,000 touches") {
             while true {
                 var touches = 0
@@ -109,9 +88,7 @@ struct WorkerProcessTests {
             #expect(state.touches == 100, "\(probe): \(state)")
             #expect(state.outOfOrder == 0, "\(probe): \(state)")
         }
-        #expect(second.stop(SIGTERM) == 0)
-        await client.close()
-        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: 4)
+        #expect(try await fleet.finish(stopping: second) == 0)
     }
 
     /// Waits until every counter reaches `total` (or any passes it) and returns the counts.
@@ -129,11 +106,11 @@ struct WorkerProcessTests {
         }
     }
 
-    private func queuesEmpty(suffix: String) async throws -> Bool {
+    private func queuesEmpty(type: String) async throws -> Bool {
         let amqp = try await TestServers.amqp()
         defer { Task { await amqp.close() } }
         let channel = try await amqp.openChannel()
-        for partition in 0..<4 where try await channel.inspectQueue(Topology.partitionQueue(type: "account-\(suffix)", partition: partition)).messageCount > 0 {
+        for partition in 0..<4 where try await channel.inspectQueue(Topology.partitionQueue(type: type, partition: partition)).messageCount > 0 {
             return false
         }
         return true

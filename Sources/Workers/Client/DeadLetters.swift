@@ -19,40 +19,24 @@ extension GreenroomClient {
     /// Reads up to `limit` dead letters without removing them (they go back
     /// to the queue, in order, when the browsing channel closes).
     public func deadLetters(limit: Int = 100, timeout: Duration = .seconds(5)) async throws -> [DeadLetter] {
-        let channel = try await amqp.openChannel()
-        let available = Int(try await channel.inspectQueue(Topology.deadQueue).messageCount)
-        let wanted = min(limit, available)
-        guard wanted > 0 else {
-            try await channel.close()
-            return []
+        try await withDeadLetters(limit: limit, timeout: timeout) { _, deliveries in
+            deliveries.map(Self.describe)
         }
-        try await channel.setPrefetch(UInt16(clamping: wanted))
-        let consumer = try await channel.consume(queue: Topology.deadQueue)
-        var found: [DeadLetter] = []
-        try await Self.collect(wanted, from: consumer, timeout: timeout) { delivery in
-            found.append(Self.describe(delivery))
-        }
-        try await channel.close()
-        return found
     }
 
     /// Sends up to `limit` dead letters back to their actors (death headers
     /// removed, same message id) and removes them from the dead-letter queue.
     /// Messages that never had a valid target are left where they are.
     /// Returns how many were replayed.
-    public func replayDeadLetters(limit: Int = 100, timeout: Duration = .seconds(5)) async throws -> Int {
-        let channel = try await amqp.openChannel()
-        try await channel.enableConfirms()
-        let available = Int(try await channel.inspectQueue(Topology.deadQueue).messageCount)
-        let wanted = min(limit, available)
-        guard wanted > 0 else {
-            try await channel.close()
-            return 0
+    /// Only those matching `predicate` (all by default) are replayed.
+    public func replayDeadLetters(limit: Int = 100, timeout: Duration = .seconds(5),
+                                  matching predicate: @Sendable (DeadLetter) -> Bool = { _ in true }) async throws -> Int {
+        try await withDeadLetters(limit: limit, timeout: timeout, confirms: true) { channel, deliveries in
+            try await replay(deliveries.filter { predicate(Self.describe($0)) }, on: channel)
         }
-        try await channel.setPrefetch(UInt16(clamping: wanted))
-        let consumer = try await channel.consume(queue: Topology.deadQueue)
-        var deliveries: [AMQPDelivery] = []
-        try await Self.collect(wanted, from: consumer, timeout: timeout) { deliveries.append($0) }
+    }
+
+    private func replay(_ deliveries: [AMQPDelivery], on channel: AMQPChannel) async throws -> Int {
         var replayed = 0
         for delivery in deliveries {
             guard let to = delivery.properties.headers[WireFormat.toHeader]?.stringValue,
@@ -69,7 +53,6 @@ extension GreenroomClient {
             try await channel.ack(delivery.deliveryTag)
             replayed += 1
         }
-        try await channel.close()
         return replayed
     }
 
@@ -77,34 +60,50 @@ extension GreenroomClient {
     /// match `predicate`; the others stay in the queue.
     public func takeDeadLetters(limit: Int = 1_000, timeout: Duration = .seconds(5),
                                 matching predicate: @Sendable (DeadLetter) -> Bool) async throws -> [DeadLetter] {
-        let channel = try await amqp.openChannel()
-        let available = Int(try await channel.inspectQueue(Topology.deadQueue).messageCount)
-        let wanted = min(limit, available)
-        guard wanted > 0 else {
-            try await channel.close()
-            return []
-        }
-        try await channel.setPrefetch(UInt16(clamping: wanted))
-        let consumer = try await channel.consume(queue: Topology.deadQueue)
-        var deliveries: [AMQPDelivery] = []
-        try await Self.collect(wanted, from: consumer, timeout: timeout) { deliveries.append($0) }
-        var taken: [DeadLetter] = []
-        for delivery in deliveries {
-            let letter = Self.describe(delivery)
-            if predicate(letter) {
-                try await channel.ack(delivery.deliveryTag)
-                taken.append(letter)
+        try await withDeadLetters(limit: limit, timeout: timeout) { channel, deliveries in
+            var taken: [DeadLetter] = []
+            for delivery in deliveries {
+                let letter = Self.describe(delivery)
+                if predicate(letter) {
+                    try await channel.ack(delivery.deliveryTag)
+                    taken.append(letter)
+                }
             }
+            return taken
         }
-        try await channel.close()  // the rest go back to the queue
-        return taken
     }
-
     /// Deletes every dead letter; returns how many there were.
     public func purgeDeadLetters() async throws -> Int {
         let channel = try await amqp.openChannel()
         defer { Task { try? await channel.close() } }
         return Int(try await channel.purgeQueue(Topology.deadQueue))
+    }
+
+    /// Opens a channel, takes up to `limit` dead letters (waiting at most
+    /// `timeout`), hands them to `body` to ack or leave, then closes the
+    /// channel: whatever `body` did not ack goes back to the queue, in order.
+    private func withDeadLetters<T>(
+        limit: Int, timeout: Duration, confirms: Bool = false,
+        _ body: (AMQPChannel, [AMQPDelivery]) async throws -> T
+    ) async throws -> T {
+        let channel = try await amqp.openChannel()
+        do {
+            if confirms { try await channel.enableConfirms() }
+            let available = Int(try await channel.inspectQueue(Topology.deadQueue).messageCount)
+            let wanted = min(limit, available)
+            var deliveries: [AMQPDelivery] = []
+            if wanted > 0 {
+                try await channel.setPrefetch(UInt16(clamping: wanted))
+                let consumer = try await channel.consume(queue: Topology.deadQueue)
+                try await Self.collect(wanted, from: consumer, timeout: timeout) { deliveries.append($0) }
+            }
+            let result = try await body(channel, deliveries)
+            try await channel.close()
+            return result
+        } catch {
+            try? await channel.close()
+            throw error
+        }
     }
 
     /// Takes up to `count` deliveries, giving up after `timeout` (messages may
