@@ -3,6 +3,7 @@ import Broker
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 import Workers
 #if canImport(Glibc)
 import Glibc
@@ -94,13 +95,43 @@ struct Worker: AsyncParsableCommand {
             prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations, fault: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:))))
         let signals = ShutdownSignals()
         try await runtime.start()
-        await signals.first()
+        // Whichever comes first: a signal (nil) or an unrecoverable error.
+        let fatal: (any Error)? = await withCheckedContinuation { continuation in
+            let once = ResumeOnce(continuation)
+            Task { await signals.first(); once.resume(nil) }
+            Task { once.resume(await runtime.failure()) }
+        }
         await runtime.shutdown()
+        if let fatal {
+            // A supervisor (systemd, compose `restart:`) starts a fresh worker.
+            throw WorkerFailed(reason: "\(fatal)")
+        }
     }
 
     static func env(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
+}
+
+/// Resumes a continuation with the first value offered; ignores the rest.
+final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<(any Error)?, Never>?>
+
+    init(_ continuation: CheckedContinuation<(any Error)?, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: (any Error)?) {
+        continuation.withLock { stored in
+            stored?.resume(returning: value)
+            stored = nil
+        }
+    }
+}
+
+struct WorkerFailed: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "the worker stopped after an error it cannot recover from: \(reason)" }
 }
 
 /// SIGTERM and SIGINT: the first asks for a graceful stop, the second exits now.

@@ -66,6 +66,8 @@ public final class WorkerRuntime: Sendable {
     private let mailboxes: Mailboxes
 
     private struct RunState {
+        var fatal: (any Error)?
+        var fatalWaiters: [CheckedContinuation<any Error, Never>] = []
         var amqp: [AMQPConnection] = []
         var redis: RedisClient?
         var consumers: [AMQPConsumer] = []
@@ -173,10 +175,40 @@ public final class WorkerRuntime: Sendable {
                     }
                 }
             }
-        } catch {
             if !state.withLock({ $0.stopping }) {
-                logger.error("consumer ended", metadata: ["queue": "\(consumer.queue)", "error": "\(error)"])
+                fail(AMQPError(code: .consumerCancelled, operation: "consuming from queue '\(consumer.queue)'",
+                               detail: "the consumer ended unexpectedly"))
             }
+        } catch {
+            if !state.withLock({ $0.stopping }) { fail(error) }
+        }
+    }
+
+    /// Records an error the worker cannot recover from by itself (a lost
+    /// connection, a cancelled consumer) and wakes `failure()`.
+    private func fail(_ error: any Error) {
+        let waiters: [CheckedContinuation<any Error, Never>]? = state.withLock { state in
+            guard state.fatal == nil else { return nil }
+            state.fatal = error
+            defer { state.fatalWaiters.removeAll() }
+            return state.fatalWaiters
+        }
+        guard let waiters else { return }  // already failing: one report is enough
+        logger.critical("worker cannot go on", metadata: ["error": "\(error)"])
+        for waiter in waiters { waiter.resume(returning: error) }
+    }
+
+    /// Returns when the worker has hit an error it cannot recover from, such
+    /// as a lost connection; the process should shut down and exit non-zero
+    /// so its supervisor restarts it. Unacked messages go to the next owner.
+    public func failure() async -> any Error {
+        await withCheckedContinuation { continuation in
+            let existing: (any Error)? = state.withLock { state in
+                if let fatal = state.fatal { return fatal }
+                state.fatalWaiters.append(continuation)
+                return nil
+            }
+            if let existing { continuation.resume(returning: existing) }
         }
     }
 
@@ -195,6 +227,9 @@ public final class WorkerRuntime: Sendable {
             logger.error("turn could not finish; the message will be redelivered",
                          metadata: ["actor": "\(envelope.target)", "message": "\(envelope.message.id)", "error": "\(error)"])
             try? await channel.nack(delivery.deliveryTag, requeue: true)
+            if let amqp = error as? AMQPError, amqp.code == .connectionClosed || amqp.code == .channelClosed {
+                fail(amqp)  // publishing is gone: every later turn would fail the same way
+            }
         }
     }
 
