@@ -105,8 +105,15 @@ extension RuntimeHarness {
 
 actor Collected {
     private(set) var all: [DeadLetter] = []
+    private(set) var total = 0
+
     func add(_ letters: [DeadLetter]) -> Int {
         all += letters
         return all.count
+    }
+
+    func add(_ count: Int) -> Int {
+        total += count
+        return total
     }
 }

@@ -61,3 +61,40 @@ struct ProtocolVectorTests {
         }
     }
 }
+
+@Suite("Rendezvous assignment")
+struct RendezvousTests {
+    @Test("3 workers × 16 partitions: every partition has one owner and nobody owns more than 7")
+    func balanced() {
+        for trial in 0..<50 {
+            let workers = (0..<3).map { "host\(trial)-\($0)-\(trial * 7919)" }
+            let owners = Rendezvous.assignments(type: "counter", partitions: 16, among: workers)
+            #expect(owners.count == 16)
+            let load = Dictionary(grouping: owners.values, by: { $0 }).mapValues(\.count)
+            #expect(load.values.allSatisfy { $0 <= 7 }, "trial \(trial): \(load)")
+            #expect(Set(owners.values).isSubset(of: Set(workers)))
+        }
+    }
+
+    @Test("every worker computes the same answer whatever order it lists the others in")
+    func deterministic() {
+        let workers = ["w-1", "w-2", "w-3", "w-4"]
+        let reference = Rendezvous.assignments(type: "t", partitions: 32, among: workers)
+        #expect(Rendezvous.assignments(type: "t", partitions: 32, among: workers.reversed()) == reference)
+        #expect(Rendezvous.assignments(type: "t", partitions: 32, among: []) == [:])
+    }
+
+    @Test("a join moves few partitions: about a quarter going from 3 to 4 workers")
+    func fewMoves() {
+        var moved = 0
+        for trial in 0..<20 {
+            let before = (0..<3).map { "n\(trial)-\($0)" }
+            let after = before + ["n\(trial)-new"]
+            let old = Rendezvous.assignments(type: "t", partitions: 64, among: before)
+            let new = Rendezvous.assignments(type: "t", partitions: 64, among: after)
+            moved += (0..<64).filter { old[$0] != new[$0] }.count
+        }
+        // The ideal is 16 of 64 per join; bounded loads cost a few more.
+        #expect(moved <= 20 * 26, "moved \(moved) over 20 joins")
+    }
+}

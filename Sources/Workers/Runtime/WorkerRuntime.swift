@@ -12,9 +12,10 @@ import Synchronization
 /// await runtime.shutdown()
 /// ```
 ///
-/// For now one worker owns every partition of the types it hosts (it takes
-/// each partition's fencing epoch at start); partition leases across many
-/// workers build on the same fencing.
+/// Any number of workers share the partitions of the types they host: each
+/// heartbeats into Redis, every worker computes the same assignment from the
+/// live set, and a worker consumes a partition only while it holds its lease
+/// (see `PartitionOwnership`).
 public final class WorkerRuntime: Sendable {
     public struct Configuration: Sendable {
         public var amqp: AMQPConfiguration
@@ -36,6 +37,11 @@ public final class WorkerRuntime: Sendable {
         /// Actors kept in memory between turns; the least recently used beyond
         /// this are passivated (reloaded from Redis on their next message).
         public var maximumActivations: Int
+        /// A partition lease's time to live; also how long a silent worker
+        /// counts as alive. After a crash, its partitions wait this long.
+        public var leaseMilliseconds: Int
+        /// How often membership is refreshed and leases renewed.
+        public var heartbeatMilliseconds: Int
         public var fault: FaultInjection?
 
         public init(
@@ -43,7 +49,8 @@ public final class WorkerRuntime: Sendable {
             types: [HostedType], partitions: Int = 16, concurrency: Int = 64, prefetch: UInt16 = 256,
             dedupSeconds: Int = 86_400, maximumBodyBytes: Int = WireFormat.defaultMaximumBodyBytes,
             queueType: String = "classic", workerID: String = WorkerRuntime.defaultWorkerID(),
-            maximumActivations: Int = 100_000, fault: FaultInjection? = nil
+            maximumActivations: Int = 100_000, leaseMilliseconds: Int = 6_000, heartbeatMilliseconds: Int = 1_000,
+            fault: FaultInjection? = nil
         ) {
             self.amqp = amqp
             self.redis = redis
@@ -56,6 +63,8 @@ public final class WorkerRuntime: Sendable {
             self.queueType = queueType
             self.workerID = workerID
             self.maximumActivations = maximumActivations
+            self.leaseMilliseconds = leaseMilliseconds
+            self.heartbeatMilliseconds = heartbeatMilliseconds
             self.fault = fault
         }
     }
@@ -70,8 +79,7 @@ public final class WorkerRuntime: Sendable {
         var fatalWaiters: [CheckedContinuation<any Error, Never>] = []
         var amqp: [AMQPConnection] = []
         var redis: RedisClient?
-        var consumers: [AMQPConsumer] = []
-        var loops: [Task<Void, Never>] = []
+        var ownership: PartitionOwnership?
         var runner: TurnRunner?
         var stopping = false
     }
@@ -83,10 +91,7 @@ public final class WorkerRuntime: Sendable {
     }
 
     public static func defaultWorkerID() -> String {
-        var name = [CChar](repeating: 0, count: 256)
-        gethostname(&name, 255)
-        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return "\(host)-\(getpid())"
+        "\(hostName())-\(getpid())"
     }
 
     /// Connects, declares the topology, takes every partition and starts
@@ -99,6 +104,9 @@ public final class WorkerRuntime: Sendable {
         }
         guard ["classic", "quorum"].contains(configuration.queueType) else {
             throw WorkerConfigurationError("queue type must be classic or quorum, not '\(configuration.queueType)'")
+        }
+        guard configuration.heartbeatMilliseconds >= 50, configuration.leaseMilliseconds >= 2 * configuration.heartbeatMilliseconds else {
+            throw WorkerConfigurationError("the lease TTL must be at least twice the heartbeat interval (and the heartbeat at least 50 ms)")
         }
         var amqpConfiguration = configuration.amqp
         amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) consume"
@@ -134,28 +142,40 @@ public final class WorkerRuntime: Sendable {
             }
             // Only now can clients route to the type: every queue is bound.
             try await store.declare(type: type.typeName, partitions: configuration.partitions)
-            for partition in 0..<configuration.partitions {
-                let queue = Topology.partitionQueue(type: type.typeName, partition: partition)
-                let epoch = try await store.acquireEpoch(type: type.typeName, partition: partition)
+        }
+
+        let me = MemberInfo(
+            id: configuration.workerID, host: Self.hostName(), pid: getpid(), types: configuration.types.map(\.typeName),
+            concurrency: configuration.concurrency, startedAt: Int64(Date().timeIntervalSince1970))
+        let ownership = PartitionOwnership(
+            settings: .init(workerID: configuration.workerID, types: me.types, partitions: configuration.partitions,
+                            leaseMilliseconds: configuration.leaseMilliseconds, heartbeatMilliseconds: configuration.heartbeatMilliseconds, me: me),
+            redis: redis,
+            startConsuming: { [unowned self] type, partition, epoch in
                 let channel = try await consuming.openChannel()
                 try await channel.setPrefetch(configuration.prefetch)
-                let consumer = try await channel.consume(queue: queue)
-                let loop = Task { await self.consume(consumer, partition: partition, epoch: epoch, runner: runner) }
-                state.withLock {
-                    $0.consumers.append(consumer)
-                    $0.loops.append(loop)
+                let consumer = try await channel.consume(queue: Topology.partitionQueue(type: type, partition: partition))
+                let inFlight = InFlight()
+                let key = PartitionOwnership.key(type, partition)
+                let loop = Task {
+                    await self.consume(consumer, key: key, partition: partition, epoch: epoch, inFlight: inFlight, runner: runner)
+                    // Acks need the channel: close it only once the partition's turns are done.
+                    await inFlight.waitUntilZero()
+                    try? await channel.close()
                 }
-                logger.debug("consuming partition", metadata: ["queue": "\(queue)", "epoch": "\(epoch)"])
-            }
-        }
+                return PartitionRun(type: type, partition: partition, epoch: epoch, consumer: consumer, loop: loop, inFlight: inFlight)
+            },
+            logger: logger)
+        state.withLock { $0.ownership = ownership }
+        try await ownership.start()
         logger.info("worker started", metadata: [
             "worker": "\(configuration.workerID)", "types": "\(configuration.types.map(\.typeName).joined(separator: ","))",
-            "partitions": "\(configuration.partitions)", "concurrency": "\(configuration.concurrency)",
+            "partitions": "\(configuration.partitions)", "owned": "\(ownership.owned.count)", "concurrency": "\(configuration.concurrency)",
             "rabbitmq": "\(configuration.amqp.endpoint)", "redis": "\(configuration.redis.endpoint)",
         ])
     }
 
-    private func consume(_ consumer: AMQPConsumer, partition: Int, epoch: String, runner: TurnRunner) async {
+    private func consume(_ consumer: AMQPConsumer, key: String, partition: Int, epoch: String, inFlight: InFlight, runner: TurnRunner) async {
         let channel = consumer.channel
         let maximumBodyBytes = configuration.maximumBodyBytes
         do {
@@ -170,15 +190,14 @@ public final class WorkerRuntime: Sendable {
                                      metadata: ["error": "\(error)"])
                     }
                 case .success(let envelope):
+                    inFlight.enter()
                     await mailboxes.enqueue(envelope.target) {
-                        await self.finish(envelope, delivery: delivery, channel: channel, partition: partition, epoch: epoch, runner: runner)
+                        await self.finish(envelope, delivery: delivery, channel: channel, key: key, partition: partition, epoch: epoch, runner: runner)
+                        inFlight.leave()
                     }
                 }
             }
-            if !state.withLock({ $0.stopping }) {
-                fail(AMQPError(code: .consumerCancelled, operation: "consuming from queue '\(consumer.queue)'",
-                               detail: "the consumer ended unexpectedly"))
-            }
+            // Ended without an error: this worker cancelled it (handover, lost lease, shutdown).
         } catch {
             if !state.withLock({ $0.stopping }) { fail(error) }
         }
@@ -212,14 +231,15 @@ public final class WorkerRuntime: Sendable {
         }
     }
 
-    private func finish(_ envelope: Envelope, delivery: AMQPDelivery, channel: AMQPChannel, partition: Int, epoch: String, runner: TurnRunner) async {
+    private func finish(_ envelope: Envelope, delivery: AMQPDelivery, channel: AMQPChannel, key: String, partition: Int, epoch: String, runner: TurnRunner) async {
         do {
             switch try await runner.run(envelope, delivery: delivery, partition: partition, epoch: epoch) {
             case .done, .deadLettered:
                 try await channel.ack(delivery.deliveryTag)
             case .fenced:
-                // Another worker owns the partition now: hand the message back.
+                // Another worker owns the partition now: hand the message back, stop consuming.
                 try await channel.nack(delivery.deliveryTag, requeue: true)
+                state.withLock { $0.ownership }?.lose(key, reason: "a commit was refused: a newer owner holds the partition")
             }
         } catch {
             // Redis or RabbitMQ failed mid-turn. Nothing is acked, so the broker
@@ -239,21 +259,26 @@ public final class WorkerRuntime: Sendable {
     /// Graceful shutdown: stop consuming, finish and ack in-flight turns,
     /// close connections. Idempotent.
     public func shutdown() async {
-        let (consumers, alreadyStopping) = state.withLock { state in
+        let (ownership, alreadyStopping) = state.withLock { state in
             defer { state.stopping = true }
-            return (state.consumers, state.stopping)
+            return (state.ownership, state.stopping)
         }
         guard !alreadyStopping else { return }
         logger.info("worker stopping: finishing in-flight turns", metadata: ["worker": "\(configuration.workerID)"])
-        for consumer in consumers {
-            try? await consumer.cancel()
-        }
-        let loops = state.withLock { $0.loops }
-        for loop in loops { await loop.value }
+        await ownership?.stop()
         await mailboxes.waitUntilIdle()
         let (connections, redis) = state.withLock { ($0.amqp, $0.redis) }
         for connection in connections { await connection.close() }
         await redis?.close()
         logger.info("worker stopped", metadata: ["worker": "\(configuration.workerID)"])
+    }
+
+    /// Partitions this worker consumes now, as `TYPE.P`.
+    public var ownedPartitions: [String] { state.withLock { $0.ownership }?.owned ?? [] }
+
+    static func hostName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -48,16 +48,6 @@ final class ActorStore: ActorDirectory, Sendable {
         Partitioning.partition(of: address.id, partitions: try await partitionCount(of: address.type))
     }
 
-    /// Takes a partition: bumps and returns its fencing epoch. Commits made
-    /// under an older epoch are refused from now on.
-    func acquireEpoch(type: String, partition: Int) async throws -> String {
-        let epoch = try await redis.send("INCR", RedisLayout.epoch(type: type, partition: partition))
-        guard let value = epoch.integer else {
-            throw RedisError(code: .server, command: "INCR", message: "unexpected reply \(epoch)")
-        }
-        return String(value)
-    }
-
     // MARK: - Actors
 
     func load(_ address: ActorAddress, partition: Int) async throws -> ActorRecord {

@@ -1,0 +1,69 @@
+import Broker
+
+/// Partition leases with fencing epochs. A lease is a key holding its
+/// owner's id with a TTL; every acquisition bumps the partition's epoch, and
+/// every turn's commit checks that epoch, so an owner that lost its lease
+/// (paused, partitioned) can no longer commit anything.
+struct Leases: Sendable {
+    let redis: RedisClient
+
+    static func key(type: String, partition: Int) -> String {
+        "gr:\(RedisLayout.tag(type: type, partition: partition)):lease"
+    }
+
+    /// KEYS: lease, epoch. ARGV: worker, ttl ms.
+    /// Returns {1, epoch} already ours (renewed), {2, epoch} newly acquired,
+    /// {0, holder} held by someone else.
+    static let acquireScript = RedisScript("""
+        local holder = redis.call('GET', KEYS[1])
+        if holder == ARGV[1] then
+            redis.call('PEXPIRE', KEYS[1], ARGV[2])
+            return {1, redis.call('GET', KEYS[2]) or '0'}
+        end
+        if holder then return {0, holder} end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return {2, tostring(redis.call('INCR', KEYS[2]))}
+        """)
+
+    /// KEYS: lease. ARGV: worker, ttl ms (0: release). Returns 1 if it was ours.
+    static let renewScript = RedisScript("""
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+        if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        return 1
+        """)
+
+    enum Acquisition: Equatable {
+        case acquired(epoch: String)
+        case alreadyOurs(epoch: String)
+        case heldBy(String)
+    }
+
+    func acquire(type: String, partition: Int, worker: String, ttlMilliseconds: Int) async throws -> Acquisition {
+        let reply = try await redis.run(Self.acquireScript,
+            keys: [Self.key(type: type, partition: partition), RedisLayout.epoch(type: type, partition: partition)],
+            arguments: [worker, ttlMilliseconds])
+        guard let parts = reply.array, parts.count == 2, let code = parts[0].integer, let value = parts[1].string else {
+            throw RedisError(code: .server, command: "EVALSHA", message: "unexpected lease reply \(reply)")
+        }
+        switch code {
+        case 2: return .acquired(epoch: value)
+        case 1: return .alreadyOurs(epoch: value)
+        default: return .heldBy(value)
+        }
+    }
+
+    /// Extends our lease; false when it is no longer ours.
+    func renew(type: String, partition: Int, worker: String, ttlMilliseconds: Int) async throws -> Bool {
+        try await redis.run(Self.renewScript, keys: [Self.key(type: type, partition: partition)],
+                            arguments: [worker, max(1, ttlMilliseconds)]).integer == 1
+    }
+
+    /// Gives the lease up (only if it is ours).
+    func release(type: String, partition: Int, worker: String) async throws {
+        try await redis.run(Self.renewScript, keys: [Self.key(type: type, partition: partition)], arguments: [worker, 0])
+    }
+
+    func holder(type: String, partition: Int) async throws -> String? {
+        try await redis.send("GET", Self.key(type: type, partition: partition)).string
+    }
+}
