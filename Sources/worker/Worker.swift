@@ -51,6 +51,12 @@ struct Worker: AsyncParsableCommand {
     @Option(name: .customLong("max-activations"), help: "Actors kept in memory between turns (GREENROOM_MAX_ACTIVATIONS).")
     var maxActivations: Int = env("GREENROOM_MAX_ACTIVATIONS").flatMap { Int($0) } ?? 100_000
 
+    @Option(name: .customLong("lease-ttl"), help: "Seconds a partition lease lives without renewal; also how long a silent worker counts as live (GREENROOM_LEASE_TTL).")
+    var leaseTTL: Double = env("GREENROOM_LEASE_TTL").flatMap { Double($0) } ?? 6
+
+    @Option(help: "Seconds between membership heartbeats and lease renewals (GREENROOM_HEARTBEAT).")
+    var heartbeat: Double = env("GREENROOM_HEARTBEAT").flatMap { Double($0) } ?? 1
+
     @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
     var queueType: String = env("GREENROOM_QUEUE_TYPE") ?? "classic"
 
@@ -70,6 +76,9 @@ struct Worker: AsyncParsableCommand {
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard maxActivations >= 1 else { throw ValidationError("--max-activations must be at least 1") }
+        guard heartbeat >= 0.05, leaseTTL >= 2 * heartbeat else {
+            throw ValidationError("--lease-ttl (\(leaseTTL) s) must be at least twice --heartbeat (\(heartbeat) s), and --heartbeat at least 0.05 s")
+        }
         guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
         if let fault = Self.env("GREENROOM_FAULT"), FaultInjection(specification: fault) == nil {
             throw ValidationError("GREENROOM_FAULT must be after-commit:N or after-publish:N, not '\(fault)'")
@@ -92,7 +101,8 @@ struct Worker: AsyncParsableCommand {
             types: typeNames.compactMap { name in
                 Self.builtIns[name].map { typeSuffix == nil ? $0 : $0.renamed("\(name)-\(typeSuffix!)") }
             }, partitions: partitions, concurrency: concurrency,
-            prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations, fault: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:))))
+            prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations,
+            leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000), fault: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:))))
         let signals = ShutdownSignals()
         try await runtime.start()
         // Whichever comes first: a signal (nil) or an unrecoverable error.

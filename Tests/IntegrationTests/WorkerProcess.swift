@@ -9,12 +9,16 @@ enum WorkerProcess {
         return root.appendingPathComponent(".build/debug/worker").path
     }()
 
-    static func start(suffix: String, partitions: Int = 4, fault: String? = nil, logPath: String) throws -> ChildProcess {
+    static func start(suffix: String, partitions: Int = 4, fault: String? = nil, leaseSeconds: Double? = nil, logPath: String) throws -> ChildProcess {
         var environment = [
             "GREENROOM_AMQP_URL": TestServers.amqpURL, "GREENROOM_REDIS_URL": TestServers.redisURL,
             "GREENROOM_TYPE_SUFFIX": suffix, "GREENROOM_PARTITIONS": "\(partitions)", "GREENROOM_LOG_LEVEL": "info",
         ]
         if let fault { environment["GREENROOM_FAULT"] = fault }
+        if let leaseSeconds {
+            environment["GREENROOM_LEASE_TTL"] = "\(leaseSeconds)"
+            environment["GREENROOM_HEARTBEAT"] = "\(leaseSeconds / 6)"
+        }
         return try ChildProcess(binary, [], environment: environment, logPath: logPath)
     }
 
@@ -42,13 +46,14 @@ enum WorkerProcess {
 struct ProcessFleet {
     let suffix: String
     let client: GreenroomClient
+    var partitions = 4
 
-    static func make() async throws -> ProcessFleet {
+    static func make(partitions: Int = 4) async throws -> ProcessFleet {
         var generator = SystemRandomNumberGenerator()
         let suffix = "p" + String(generator.next() as UInt32, radix: 36)
         let client = try await GreenroomClient.connect(
             amqp: try AMQPConfiguration(url: TestServers.amqpURL), redis: try RedisConfiguration(url: TestServers.redisURL))
-        return ProcessFleet(suffix: suffix, client: client)
+        return ProcessFleet(suffix: suffix, client: client, partitions: partitions)
     }
 
     /// The built-in `type` under this fleet's suffix.
@@ -57,18 +62,31 @@ struct ProcessFleet {
     func logPath(_ name: String) -> String { "/tmp/greenroom-test-\(suffix)-\(name).log" }
 
     /// Starts a worker named `name` (its log: `logPath(name)`) and waits until it serves.
-    func startWorker(_ name: String, fault: String? = nil) async throws -> ChildProcess {
-        let worker = try WorkerProcess.start(suffix: suffix, fault: fault, logPath: logPath(name))
+    func startWorker(_ name: String, fault: String? = nil, leaseSeconds: Double? = nil) async throws -> ChildProcess {
+        let worker = try WorkerProcess.start(suffix: suffix, partitions: partitions, fault: fault, leaseSeconds: leaseSeconds, logPath: logPath(name))
         try await WorkerProcess.waitUntilServing(client, type: type("probe"))
         return worker
+    }
+
+    /// How many of `type`'s partitions have a lease holder, and how many
+    /// distinct holders there are.
+    func ownership(of builtIn: String) async throws -> (owned: Int, owners: Set<String>) {
+        let status = try await client.status()
+        let partitions = status.partitions.filter { $0.type == type(builtIn) }
+        let owners = partitions.compactMap(\.owner)
+        return (owners.count, Set(owners))
     }
 
     /// Stops `worker` with SIGTERM, returning its exit status, and deletes
     /// the fleet's queues, keys and dead letters.
     func finish(stopping worker: ChildProcess) async throws -> Int32? {
-        let status = worker.stop(SIGTERM)
+        try await finish(stopping: [worker]).first ?? nil
+    }
+
+    func finish(stopping workers: [ChildProcess]) async throws -> [Int32?] {
+        let statuses = workers.map { $0.stop(SIGTERM) }
         await client.close()
-        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: 4)
-        return status
+        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: partitions)
+        return statuses
     }
 }

@@ -1,0 +1,59 @@
+import Broker
+
+/// The fleet at a glance: live workers, who owns each partition, queue depths.
+public struct FleetStatus: Codable, Sendable {
+    public struct Worker: Codable, Sendable {
+        public var info: MemberInfo
+        /// Partitions whose lease this worker holds.
+        public var partitions: Int
+    }
+
+    public struct Partition: Codable, Sendable {
+        public var type: String
+        public var partition: Int
+        public var queue: String
+        /// The lease holder; nil while unowned (e.g. between a crash and the lease's expiry).
+        public var owner: String?
+        /// Ready messages; nil when the queue does not exist.
+        public var depth: UInt32?
+        public var consumers: UInt32?
+    }
+
+    public var workers: [Worker]
+    public var partitions: [Partition]
+    public var deadLetters: UInt32
+}
+
+extension GreenroomClient {
+    /// Reads the fleet's state from Redis and RabbitMQ. `leaseMilliseconds` is
+    /// how long a silent worker still counts as live (the workers' lease TTL).
+    public func status(leaseMilliseconds: Int = 6_000) async throws -> FleetStatus {
+        let members = try await Membership(redis: redis).live(ttlMilliseconds: leaseMilliseconds)
+        let types = try await redis.send("HGETALL", RedisLayout.types).array ?? []
+        let leases = Leases(redis: redis)
+        var channel = try await amqp.openChannel()
+        var partitions: [FleetStatus.Partition] = []
+        for index in stride(from: 0, to: types.count - 1, by: 2) {
+            guard let type = types[index].string, let count = types[index + 1].integer else { continue }
+            for partition in 0..<Int(count) {
+                let queue = Topology.partitionQueue(type: type, partition: partition)
+                var entry = FleetStatus.Partition(type: type, partition: partition, queue: queue,
+                                                  owner: try await leases.holder(type: type, partition: partition))
+                do {
+                    let info = try await channel.inspectQueue(queue)
+                    entry.depth = info.messageCount
+                    entry.consumers = info.consumerCount
+                } catch let error as AMQPError where error.replyCode == 404 {
+                    channel = try await amqp.openChannel()  // a missing queue closes the channel
+                }
+                partitions.append(entry)
+            }
+        }
+        let dead = try await channel.inspectQueue(Topology.deadQueue).messageCount
+        try? await channel.close()
+        let workers = members.sorted { $0.id < $1.id }.map { member in
+            FleetStatus.Worker(info: member, partitions: partitions.filter { $0.owner == member.id }.count)
+        }
+        return FleetStatus(workers: workers, partitions: partitions.sorted { ($0.type, $0.partition) < ($1.type, $1.partition) }, deadLetters: dead)
+    }
+}

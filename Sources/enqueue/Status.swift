@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Workers
+
+/// `enqueue status`: live workers, partition owners, queue depths, dead letters.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show live workers, who owns each partition, queue depths and the dead-letter count.")
+
+    @OptionGroup var servers: ServerOptions
+    @Option(help: "Show partitions of this type only.") var type: String?
+    @Option(name: .customLong("lease-ttl"), help: "The workers' lease TTL in seconds (how long a silent worker counts as live).")
+    var leaseTTL: Double = 6
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        var status = try await withClient(servers) { client in
+            try await client.status(leaseMilliseconds: Int(leaseTTL * 1_000))
+        }
+        if let type { status.partitions = status.partitions.filter { $0.type == type } }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            return
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
+        print("workers: \(status.workers.count) live")
+        for worker in status.workers {
+            let seen = worker.info.lastSeenMilliseconds.map { "\(max(0, now - $0)) ms ago" } ?? "?"
+            print("  \(worker.info.id)  host \(worker.info.host) pid \(worker.info.pid)  partitions \(worker.partitions)  "
+                + "concurrency \(worker.info.concurrency)  types \(worker.info.types.joined(separator: ","))  seen \(seen)")
+        }
+        print("partitions:")
+        for partition in status.partitions {
+            let depth = partition.depth.map(String.init) ?? "no queue"
+            print("  \(partition.queue.padding(toLength: 28, withPad: " ", startingAt: 0))  owner \(partition.owner ?? "-")  "
+                + "depth \(depth)  consumers \(partition.consumers.map(String.init) ?? "-")")
+        }
+        print("dead letters: \(status.deadLetters)")
+    }
+}

@@ -1,0 +1,112 @@
+import Broker
+import Foundation
+import Testing
+import Workers
+
+@Suite("Many workers: leases, rebalancing and failover", .serialized)
+struct FleetTests {
+    /// Waits until all `partitions` of `type` have an owner among exactly `workers`
+    /// distinct workers; returns how long that took.
+    private func waitForFullOwnership(_ fleet: ProcessFleet, _ type: String, workers: Int, seconds: Double = 60) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await eventually(seconds, "\(fleet.partitions) partitions owned by \(workers) workers") {
+            let (owned, owners) = try await fleet.ownership(of: type)
+            return owned == fleet.partitions && owners.count == workers
+        }
+        return clock.now - start
+    }
+
+    @Test("100,000 adds to 1,000 counters while a worker joins, one is SIGKILLed and one SIGTERMed: every counter exact, order kept")
+    func failoverUnderLoad() async throws {
+        var fleet = try await ProcessFleet.make(partitions: 16)
+        fleet.partitions = 16
+        var workers = [try await fleet.startWorker("w1", leaseSeconds: 3)]
+        workers.append(try await fleet.startWorker("w2", leaseSeconds: 3))
+        workers.append(try await fleet.startWorker("w3", leaseSeconds: 3))
+        _ = try await waitForFullOwnership(fleet, "counter", workers: 3)
+        let owners = try await fleet.client.status().partitions.filter { $0.type == fleet.type("counter") }.compactMap(\.owner)
+        let load = Dictionary(grouping: owners, by: { $0 }).mapValues(\.count)
+        #expect(load.count == 3 && load.values.allSatisfy { $0 <= 7 }, "3 workers × 16 partitions: \(load)")
+
+        let counters = try (0..<1_000).map { try ActorAddress(type: fleet.type("counter"), id: "n\($0)") }
+        let probe = try ActorAddress(type: fleet.type("probe"), id: "sequence")
+        let client = fleet.client
+        let sending = Task {
+            for round in 0..<100 {
+                var batch = counters.map { GreenroomClient.Outgoing(to: $0, kind: "add", payload: Array(#"{"by":1}"#.utf8), spawnIfMissing: true) }
+                batch.append(.init(to: probe, kind: "touch", payload: Array(#"{"seq":\#(round)}"#.utf8), spawnIfMissing: true))
+                try await client.send(batch)
+            }
+        }
+
+        // While the adds flow: a 4th worker joins, then one is killed, then one is stopped.
+        try await Task.sleep(for: .seconds(1))
+        workers.append(try await fleet.startWorker("w4", leaseSeconds: 3))
+        let afterJoin = try await waitForFullOwnership(fleet, "counter", workers: 4)
+        print("full ownership after a join: \(afterJoin)")
+        workers[0].stop(SIGKILL)
+        let afterKill = try await waitForFullOwnership(fleet, "counter", workers: 3)
+        print("full ownership after a SIGKILL: \(afterKill)")
+        #expect(workers[1].stop(SIGTERM) == 0)
+        let afterStop = try await waitForFullOwnership(fleet, "counter", workers: 2)
+        print("full ownership after a SIGTERM: \(afterStop)")
+        try await sending.value
+
+        let counts = try await within(300, "every counter at 100") {
+            while true {
+                var counts: [Int] = []
+                for counter in counters {
+                    let state = try? await client.state(of: counter)
+                    counts.append(try state.map { try JSONDecoder().decode(Counter.State.self, from: Data($0)).count } ?? 0)
+                }
+                if counts.allSatisfy({ $0 == 100 }) || counts.contains(where: { $0 > 100 }) { return counts }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        #expect(counts.filter { $0 != 100 }.isEmpty, "\(counts.enumerated().filter { $0.element != 100 }.prefix(10))")
+        let sequence = try JSONDecoder().decode(Probe.State.self, from: Data(try await client.state(of: probe)))
+        #expect(sequence.touches == 100)
+        #expect(sequence.outOfOrder == 0)
+        #expect(afterKill < .seconds(30))
+        #expect(afterJoin < .seconds(30))
+        _ = try await fleet.finish(stopping: Array(workers[2...]))
+    }
+
+    @Test("a worker frozen past its lease commits nothing once resumed, and nothing is lost")
+    func frozenWorker() async throws {
+        var fleet = try await ProcessFleet.make(partitions: 4)
+        fleet.partitions = 4
+        let frozen = try await fleet.startWorker("frozen", leaseSeconds: 2)
+        let other = try await fleet.startWorker("other", leaseSeconds: 2)
+        _ = try await waitForFullOwnership(fleet, "counter", workers: 2)
+        let counters = try (0..<40).map { try ActorAddress(type: fleet.type("counter"), id: "f\($0)") }
+        let client = fleet.client
+        try await client.send(counters.map { .init(to: $0, kind: "add", payload: Array(#"{"by":1}"#.utf8), spawnIfMissing: true) })
+
+        kill(frozen.pid, SIGSTOP)
+        // Messages sent while it is frozen; its leases expire and move to the other worker.
+        for _ in 0..<9 {
+            try await client.send(counters.map { .init(to: $0, kind: "add", payload: Array(#"{"by":1}"#.utf8), spawnIfMissing: true) })
+        }
+        _ = try await waitForFullOwnership(fleet, "counter", workers: 1)
+        kill(frozen.pid, SIGCONT)
+
+        let counts = try await within(120, "every counter at 10") {
+            while true {
+                var counts: [Int] = []
+                for counter in counters {
+                    let state = try? await client.state(of: counter)
+                    counts.append(try state.map { try JSONDecoder().decode(Counter.State.self, from: Data($0)).count } ?? 0)
+                }
+                if counts.allSatisfy({ $0 == 10 }) || counts.contains(where: { $0 > 10 }) { return counts }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        #expect(counts.allSatisfy { $0 == 10 }, "\(counts)")
+        // Once resumed it noticed it had lost its partitions; it owns none unless it won some back.
+        let log = (try? String(contentsOfFile: fleet.logPath("frozen"), encoding: .utf8)) ?? ""
+        #expect(log.contains("lost partition") || log.contains("commit refused"), "the frozen worker should have seen it lost its leases")
+        _ = try await fleet.finish(stopping: [frozen, other])
+    }
+}
