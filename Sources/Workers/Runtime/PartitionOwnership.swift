@@ -138,15 +138,23 @@ final class PartitionOwnership: Sendable {
         switch try await leases.acquire(type: type, partition: partition, worker: me, ttlMilliseconds: settings.leaseMilliseconds) {
         case .heldBy:
             return  // the previous owner is still handing over, or its lease has not expired yet
-        case .acquired(let epoch), .alreadyOurs(let epoch):
-            let run = try await startConsuming(type, partition, epoch)
-            state.withLock {
-                $0.runs[key] = run
-                $0.renewedAt[key] = Self.now()
-            }
+        case .acquired(let epoch, let previous):
+            try await consume(type: type, partition: partition, epoch: epoch, key: key)
             logger.info("took partition", metadata: [
-                "partition": "\(Topology.partitionQueue(type: type, partition: partition))", "owner": "\(me)", "epoch": "\(epoch)",
+                "partition": "\(Topology.partitionQueue(type: type, partition: partition))",
+                "old": "\(previous ?? "-")", "new": "\(me)", "epoch": "\(epoch)",
             ])
+        case .alreadyOurs(let epoch):
+            // Ours from before (e.g. a restart with the same worker id within the TTL).
+            try await consume(type: type, partition: partition, epoch: epoch, key: key)
+        }
+    }
+
+    private func consume(type: String, partition: Int, epoch: String, key: String) async throws {
+        let run = try await startConsuming(type, partition, epoch)
+        state.withLock {
+            $0.runs[key] = run
+            $0.renewedAt[key] = Self.now()
         }
     }
 

@@ -11,9 +11,14 @@ struct Leases: Sendable {
         "gr:\(RedisLayout.tag(type: type, partition: partition)):lease"
     }
 
-    /// KEYS: lease, epoch. ARGV: worker, ttl ms.
-    /// Returns {1, epoch} already ours (renewed), {2, epoch} newly acquired,
-    /// {0, holder} held by someone else.
+    /// The last worker to hold a partition's lease (no TTL), for logs.
+    static func lastHolderKey(type: String, partition: Int) -> String {
+        "gr:\(RedisLayout.tag(type: type, partition: partition)):lease-last"
+    }
+
+    /// KEYS: lease, epoch, last holder. ARGV: worker, ttl ms.
+    /// Returns {1, epoch} already ours (renewed), {2, epoch, previous holder}
+    /// newly acquired, {0, holder} held by someone else.
     static let acquireScript = RedisScript("""
         local holder = redis.call('GET', KEYS[1])
         if holder == ARGV[1] then
@@ -22,7 +27,9 @@ struct Leases: Sendable {
         end
         if holder then return {0, holder} end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        return {2, tostring(redis.call('INCR', KEYS[2]))}
+        local previous = redis.call('GET', KEYS[3]) or ''
+        redis.call('SET', KEYS[3], ARGV[1])
+        return {2, tostring(redis.call('INCR', KEYS[2])), previous}
         """)
 
     /// KEYS: lease. ARGV: worker, ttl ms (0: release). Returns 1 if it was ours.
@@ -33,20 +40,21 @@ struct Leases: Sendable {
         """)
 
     enum Acquisition: Equatable {
-        case acquired(epoch: String)
+        case acquired(epoch: String, previous: String?)
         case alreadyOurs(epoch: String)
         case heldBy(String)
     }
 
     func acquire(type: String, partition: Int, worker: String, ttlMilliseconds: Int) async throws -> Acquisition {
         let reply = try await redis.run(Self.acquireScript,
-            keys: [Self.key(type: type, partition: partition), RedisLayout.epoch(type: type, partition: partition)],
+            keys: [Self.key(type: type, partition: partition), RedisLayout.epoch(type: type, partition: partition),
+                   Self.lastHolderKey(type: type, partition: partition)],
             arguments: [worker, ttlMilliseconds])
-        guard let parts = reply.array, parts.count == 2, let code = parts[0].integer, let value = parts[1].string else {
+        guard let parts = reply.array, parts.count >= 2, let code = parts[0].integer, let value = parts[1].string else {
             throw RedisError(code: .server, command: "EVALSHA", message: "unexpected lease reply \(reply)")
         }
         switch code {
-        case 2: return .acquired(epoch: value)
+        case 2: return .acquired(epoch: value, previous: parts.count > 2 ? parts[2].string.flatMap { $0.isEmpty ? nil : $0 } : nil)
         case 1: return .alreadyOurs(epoch: value)
         default: return .heldBy(value)
         }
