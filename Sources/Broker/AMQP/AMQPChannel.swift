@@ -274,6 +274,19 @@ public final class AMQPChannel: Sendable {
         }
     }
 
+    /// Acknowledges a delivery without waiting for the frame to be written:
+    /// one hand-off to the connection thread, no continuation. If the channel
+    /// is gone by then, the ack is lost and the broker redelivers the message
+    /// — so use it where a redelivery is harmless (Greenroom's turns dedupe).
+    public func ackWithoutWaiting(_ deliveryTag: UInt64) {
+        let (number, ended) = (number, ended)
+        connection.submit { core in
+            guard case .success = core.channel(number, ended, for: "acknowledging") else { return }
+            let status = amqp_basic_ack(core.state, number, deliveryTag, 0)
+            if status != AMQP_STATUS_OK.rawValue { core.failWrite(status, operation: "acknowledging delivery \(deliveryTag)") }
+        }
+    }
+
     /// Negatively acknowledges a delivery; `requeue: false` dead-letters or drops it
     /// (per the queue's dead-letter settings).
     public func nack(_ deliveryTag: UInt64, multiple: Bool = false, requeue: Bool = true) async throws {

@@ -87,6 +87,14 @@ public final class AMQPConnection: Sendable {
         }
     }
 
+    /// Runs `body` on the connection thread without waiting for it; dropped
+    /// if the connection has ended.
+    func submit(_ body: @escaping @Sendable (AMQPConnectionCore) -> Void) {
+        _ = jobs.push { core in
+            if core.terminalError == nil { body(core) }
+        }
+    }
+
     /// Runs `body` on the connection thread; it must resume the continuation
     /// exactly once. If the connection has ended, fails with the reason.
     func perform<T: Sendable>(

@@ -1,4 +1,5 @@
-/// `counter`: state `{"count": Int}` from 0; `add {"by": Int}`; `get` replies `{"count": Int}`.
+/// `counter`: state `{"count": Int}` from 0; `add {"by": Int}` (replies with
+/// the new count when asked); `get` replies `{"count": Int}`.
 public struct Counter: Behavior {
     public struct State: Codable, Sendable, Equatable {
         public var count = 0
@@ -20,6 +21,7 @@ public struct Counter: Behavior {
             let (sum, overflow) = state.count.addingReportingOverflow(add.by)
             guard !overflow else { throw MessageRejected("adding \(add.by) to \(state.count) overflows") }
             state.count = sum
+            try context.reply(state)
         case "get":
             try context.reply(state)
         default:

@@ -235,7 +235,8 @@ public final class WorkerRuntime: Sendable {
         do {
             switch try await runner.run(envelope, delivery: delivery, partition: partition, epoch: epoch) {
             case .done, .deadLettered:
-                try await channel.ack(delivery.deliveryTag)
+                // Not awaited: a lost ack only means a redelivery, which the dedup record absorbs.
+                channel.ackWithoutWaiting(delivery.deliveryTag)
             case .fenced:
                 // Another worker owns the partition now: hand the message back, stop consuming.
                 try await channel.nack(delivery.deliveryTag, requeue: true)

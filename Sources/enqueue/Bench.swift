@@ -1,0 +1,156 @@
+import ArgumentParser
+import Broker
+import Foundation
+import Workers
+
+/// `enqueue bench`: end-to-end throughput and latency of counter actors,
+/// against this machine's ceiling measured in the same run.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark counters end to end against the raw broker's ceiling.",
+        discussion: """
+            Spawns ACTORS counters (as `counter-SUFFIX`, isolated from real data), sends MESSAGES adds to \
+            each from PUBLISHERS concurrent connections, and waits until every counter's committed state \
+            holds its total. With --workers N it starts N worker processes itself (the `worker` binary \
+            beside this one) and reports their CPU time and peak RSS. Latency: one message in \
+            --sample-every is sent as an ask; its reply is published right after its turn commits, so \
+            send→reply bounds send→commit from above.
+            """)
+
+    @OptionGroup var servers: ServerOptions
+    @Option(help: "Counter actors.") var actors = 1_000
+    @Option(name: .customLong("messages"), help: "Adds per actor.") var messagesPerActor = 100
+    @Option(help: "Concurrent publishing connections.") var publishers = 4
+    @Option(help: "Worker processes to start (0: use workers already running, hosting `counter`).") var workers = 1
+    @Option(name: .customLong("sample-every"), help: "Send one message in this many as an ask, for latency.") var sampleEvery = 100
+    @Option(help: "Partitions for the benchmark's counter type (with --workers).") var partitions = 16
+    @Option(help: "Each started worker's --concurrency.") var concurrency = 64
+    @Flag(name: .customLong("skip-ceiling"), help: "Do not measure the raw broker loop.") var skipCeiling = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard actors >= 1, messagesPerActor >= 1, publishers >= 1, workers >= 0, sampleEvery >= 1 else {
+            throw ValidationError("--actors, --messages, --publishers and --sample-every must be positive; --workers at least 0")
+        }
+    }
+
+    func run() async throws {
+        let amqp = try AMQPConfiguration(url: servers.amqpURL)
+        let redis = try RedisConfiguration(url: servers.redisURL)
+        let total = actors * messagesPerActor
+        let log = StatusLine(enabled: !json)
+
+        var ceiling: Double?
+        if !skipCeiling {
+            log.say("measuring the ceiling: \(total) messages published with confirms → consumed → acked through Broker")
+            ceiling = try await BrokerCeiling.measure(amqp: amqp, messages: total, publishers: publishers)
+        }
+
+        var generator = SystemRandomNumberGenerator()
+        let suffix = "bench" + String(generator.next() as UInt32, radix: 36)
+        let type = workers > 0 ? "counter-\(suffix)" : "counter"
+        let fleet = try BenchFleet(count: workers, suffix: suffix, partitions: partitions, concurrency: concurrency, servers: servers)
+        defer { fleet.stop() }
+
+        let client = try await GreenroomClient.connect(amqp: amqp, redis: redis)
+        if workers > 0 {
+            log.say("starting \(workers) worker process\(workers == 1 ? "" : "es")")
+            try await fleet.waitUntilServing(client, type: type)
+        }
+        log.say("spawning \(actors) counters")
+        let counters = try (0..<actors).map { try ActorAddress(type: type, id: "\(suffix)-\($0)") }
+        try await client.send(counters.map { .init(to: $0, kind: WireFormatSpawn.kind, payload: Array("{}".utf8)) })
+        try await waitForCounts(client, counters, expected: 0, log: log)
+
+        log.say("sending \(total) adds from \(publishers) publishers")
+        let senders = try await (0..<publishers).asyncMap { _ in try await GreenroomClient.connect(amqp: amqp, redis: redis) }
+        let latencies = LatencySamples()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let sampleEvery = sampleEvery
+        let perActor = messagesPerActor
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, sender) in senders.enumerated() {
+                let mine = stride(from: index, to: counters.count, by: senders.count).map { counters[$0] }
+                group.addTask {
+                    var sequence = 0
+                    for _ in 0..<perActor {
+                        var batch: [GreenroomClient.Outgoing] = []
+                        for counter in mine {
+                            sequence += 1
+                            if sequence % sampleEvery == 0 {
+                                let sent = clock.now
+                                await latencies.track(Task {
+                                    if (try? await sender.ask(counter, kind: "add", payload: Array(#"{"by":1}"#.utf8), timeout: .seconds(120))) != nil {
+                                        await latencies.add(clock.now - sent)
+                                    }
+                                })
+                            } else {
+                                batch.append(.init(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8)))
+                            }
+                            if batch.count == 500 {
+                                try await sender.send(batch)
+                                batch.removeAll(keepingCapacity: true)
+                            }
+                        }
+                        if !batch.isEmpty { try await sender.send(batch) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let sent = clock.now - start
+        log.say("sent in \(Report.format(sent)); waiting for every counter to reach \(perActor)")
+        try await waitForCounts(client, counters, expected: perActor, log: log)
+        let elapsed = clock.now - start
+        let throughput = Double(total) / elapsed.seconds
+        let usage = fleet.usage()
+        await latencies.settle()
+
+        for sender in senders { await sender.close() }
+        await client.close()
+        let result = BenchResult(
+            actors: actors, messages: total, publishers: publishers, workers: workers,
+            throughput: throughput, sendRate: Double(total) / sent.seconds, ceiling: ceiling, ratio: ceiling.map { throughput / $0 },
+            latencyMilliseconds: await latencies.percentiles([50, 90, 99, 99.9]), latencySamples: await latencies.count,
+            workerCPUSeconds: usage?.map(\.cpuSeconds), workerPeakRSSMegabytes: usage?.map(\.peakRSSMegabytes))
+        log.clear()
+        print(json ? result.json : result.text)
+        if workers > 0 { try await fleet.cleanUp(amqp: amqp, redis: redis, type: type) }
+    }
+
+    private func waitForCounts(_ client: GreenroomClient, _ counters: [ActorAddress], expected: Int, log: StatusLine) async throws {
+        let target = Array(#"{"count":\#(expected)}"#.utf8)
+        var pending = counters
+        while !pending.isEmpty {
+            let states = try await withThrowingTaskGroup(of: (Int, [UInt8]?).self) { group in
+                for (index, counter) in pending.enumerated() {
+                    group.addTask { (index, try? await client.state(of: counter)) }
+                }
+                return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
+            }
+            pending = pending.enumerated().filter { states[$0.offset] != target }.map(\.element)
+            if !pending.isEmpty {
+                log.say("\(counters.count - pending.count) of \(counters.count) counters at \(expected)")
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+}
+
+/// The spawn system message kind (kept out of the public CLI surface).
+enum WireFormatSpawn {
+    static let kind = "greenroom.spawn"
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

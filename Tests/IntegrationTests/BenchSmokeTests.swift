@@ -1,0 +1,25 @@
+import Foundation
+import Testing
+
+@Suite("The benchmark runs (tiny size; speed is measured by scripts/bench, not by tests)")
+struct BenchSmokeTests {
+    @Test("enqueue bench with its own worker reports throughput, the ceiling, latency, CPU and RSS")
+    func tinyBench() async throws {
+        let enqueue = URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent().appendingPathComponent("enqueue").path
+        let output = "/tmp/greenroom-test-bench-\(getpid()).json"
+        let bench = try ChildProcess(enqueue, ["bench", "--actors", "20", "--messages", "5", "--workers", "1", "--sample-every", "10", "--json"],
+                                     environment: ["GREENROOM_AMQP_URL": TestServers.amqpURL, "GREENROOM_REDIS_URL": TestServers.redisURL],
+                                     logPath: output)
+        let status = try await within(180, "enqueue bench") { await bench.exited() }
+        let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status == 0, "\(printed)")
+        let json = try #require(printed.firstIndex(of: "{").map { String(printed[$0...]) })
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(result["messages"] as? Int == 100)
+        #expect((result["throughput"] as? Double ?? 0) > 0)
+        #expect((result["ceiling"] as? Double ?? 0) > 0)
+        // Each of the 4 publishers sends 25 messages and samples every 10th: 2 each.
+        #expect((result["latencySamples"] as? Int ?? 0) == 8)
+        #expect((result["workerPeakRSSMegabytes"] as? [Double])?.first ?? 0 > 0)
+    }
+}
