@@ -180,23 +180,8 @@ final class BenchFleet: @unchecked Sendable {
     /// Deletes the benchmark type's queues and Redis keys.
     func cleanUp(amqp: AMQPConfiguration, redis: RedisConfiguration, type: String) async throws {
         stop()
-        let connection = try await AMQPConnection.connect(amqp)
-        let channel = try await connection.openChannel()
-        let client = try await RedisClient.connect(redis)
-        if let partitions = try await client.send("HGET", "gr:types", type).integer {
-            for partition in 0..<Int(partitions) {
-                try await channel.deleteQueue(Topology.partitionQueue(type: type, partition: partition))
-            }
-        }
-        var cursor = "0"
-        repeat {
-            let reply = try await client.send("SCAN", cursor, "MATCH", "gr:{\(type).*", "COUNT", 5_000)
-            cursor = reply.array?[0].string ?? "0"
-            let keys = reply.array?[1].array?.compactMap(\.bytes) ?? []
-            if !keys.isEmpty { try await client.send(arguments: ["UNLINK".redisBytes] + keys) }
-        } while cursor != "0"
-        try await client.send("HDEL", "gr:types", type)
-        await connection.close()
+        let client = try await GreenroomClient.connect(amqp: amqp, redis: redis)
+        try await client.deleteType(type)
         await client.close()
     }
 }

@@ -53,17 +53,7 @@ struct FleetTests {
         print("full ownership after a SIGTERM: \(afterStop)")
         try await sending.value
 
-        let counts = try await within(300, "every counter at 100") {
-            while true {
-                var counts: [Int] = []
-                for counter in counters {
-                    let state = try? await client.state(of: counter)
-                    counts.append(try state.map { try JSONDecoder().decode(Counter.State.self, from: Data($0)).count } ?? 0)
-                }
-                if counts.allSatisfy({ $0 == 100 }) || counts.contains(where: { $0 > 100 }) { return counts }
-                try await Task.sleep(for: .milliseconds(250))
-            }
-        }
+        let counts = try await waitForCounters(client, counters, total: 100)
         #expect(counts.filter { $0 != 100 }.isEmpty, "\(counts.enumerated().filter { $0.element != 100 }.prefix(10))")
         let sequence = try JSONDecoder().decode(Probe.State.self, from: Data(try await client.state(of: probe)))
         #expect(sequence.touches == 100)
@@ -92,17 +82,7 @@ struct FleetTests {
         _ = try await waitForFullOwnership(fleet, "counter", workers: 1)
         kill(frozen.pid, SIGCONT)
 
-        let counts = try await within(120, "every counter at 10") {
-            while true {
-                var counts: [Int] = []
-                for counter in counters {
-                    let state = try? await client.state(of: counter)
-                    counts.append(try state.map { try JSONDecoder().decode(Counter.State.self, from: Data($0)).count } ?? 0)
-                }
-                if counts.allSatisfy({ $0 == 10 }) || counts.contains(where: { $0 > 10 }) { return counts }
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
+        let counts = try await waitForCounters(client, counters, total: 10, seconds: 120)
         #expect(counts.allSatisfy { $0 == 10 }, "\(counts)")
         // Once resumed it noticed it had lost its partitions; it owns none unless it won some back.
         let log = (try? String(contentsOfFile: fleet.logPath("frozen"), encoding: .utf8)) ?? ""

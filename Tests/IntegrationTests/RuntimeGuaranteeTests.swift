@@ -31,23 +31,11 @@ struct RuntimeGuaranteeTests {
             }
         }
         let counters = try (0..<1_000).map { try ActorAddress(type: type, id: "n\($0)") }
-        let counts = try await within(600, "all 1,000 counters at 100") {
-            while true {
-                let counts = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for counter in counters {
-                        group.addTask { try JSONDecoder().decode(Counter.State.self, from: Data(try await harness.client.state(of: counter))).count }
-                    }
-                    return try await group.reduce(into: [Int]()) { $0.append($1) }
-                }
-                // Over 100 would be a message applied twice: stop waiting at once.
-                if counts.allSatisfy({ $0 == 100 }) || counts.contains(where: { $0 > 100 }) { return counts }
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
+        let counts = try await waitForCounters(harness.client, counters, total: 100, seconds: 600)
         let wrong = counts.filter { $0 != 100 }
         #expect(wrong.isEmpty, "\(wrong.prefix(10))")
         for sender in senders { await sender.close() }
-        try await harness.cleanUp(partitions: 8)
+        try await harness.cleanUp()
     }
 
     @Test("hot actors under --concurrency 64: no two turns of one actor ever overlap, and order is kept")

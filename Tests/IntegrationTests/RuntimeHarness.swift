@@ -1,3 +1,4 @@
+import Foundation
 import Broker
 import Workers
 
@@ -36,10 +37,10 @@ struct RuntimeHarness {
     }
 
     /// Stops the worker and deletes the test's queues and Redis keys.
-    func cleanUp(partitions: Int = 4) async throws {
+    func cleanUp() async throws {
         await runtime.shutdown()
         await client.close()
-        try await Self.deleteEverything(of: typeNames, partitions: partitions)
+        try await Self.deleteEverything(of: typeNames)
     }
 
     /// The built-in type names under a test suffix.
@@ -47,8 +48,8 @@ struct RuntimeHarness {
         ["counter", "echo", "account", "tree", "probe"].map { "\($0)-\(suffix)" }
     }
 
-    /// Deletes the partition queues and Redis keys of `typeNames`.
-    static func deleteEverything(of typeNames: [String], partitions: Int) async throws {
+    /// Deletes the dead letters, partition queues and Redis keys of `typeNames`.
+    static func deleteEverything(of typeNames: [String]) async throws {
         let client = try await GreenroomClient.connect(
             amqp: try AMQPConfiguration(url: TestServers.amqpURL), redis: try RedisConfiguration(url: TestServers.redisURL))
         // Dead letters the test left (refused asks, …): take every one addressed to its types.
@@ -56,25 +57,8 @@ struct RuntimeHarness {
         _ = try await client.takeDeadLetters(timeout: .milliseconds(500)) { letter in
             prefixes.contains { letter.target?.hasPrefix($0) == true }
         }
+        for type in typeNames { try await client.deleteType(type) }
         await client.close()
-        let amqp = try await TestServers.amqp()
-        let channel = try await amqp.openChannel()
-        let redis = try await TestServers.redis()
-        for type in typeNames {
-            for partition in 0..<partitions {
-                try await channel.deleteQueue(Topology.partitionQueue(type: type, partition: partition))
-            }
-            var cursor = "0"
-            repeat {
-                let reply = try await redis.send("SCAN", cursor, "MATCH", "gr:{\(type).*", "COUNT", 1000)
-                cursor = reply.array?[0].string ?? "0"
-                let keys = reply.array?[1].array?.compactMap(\.bytes) ?? []
-                if !keys.isEmpty { try await redis.send(arguments: ["DEL".redisBytes] + keys) }
-            } while cursor != "0"
-            try await redis.send("HDEL", "gr:types", type)
-        }
-        await amqp.close()
-        await redis.close()
     }
 }
 
@@ -115,5 +99,28 @@ actor Collected {
     func add(_ count: Int) -> Int {
         total += count
         return total
+    }
+}
+
+/// Waits until every counter's committed count is `total` — or any passes it,
+/// which would be a message applied twice, so there is no point waiting — and
+/// returns the counts.
+func waitForCounters(_ client: GreenroomClient, _ counters: [ActorAddress], total: Int, seconds: Double = 300) async throws -> [Int] {
+    try await within(seconds, "every counter at \(total)") {
+        while true {
+            let counts = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                for (index, counter) in counters.enumerated() {
+                    group.addTask {
+                        let state = try? await client.state(of: counter)
+                        return (index, try state.map { try JSONDecoder().decode(Counter.State.self, from: Data($0)).count } ?? 0)
+                    }
+                }
+                var counts = [Int](repeating: 0, count: counters.count)
+                for try await (index, count) in group { counts[index] = count }
+                return counts
+            }
+            if counts.allSatisfy({ $0 == total }) || counts.contains(where: { $0 > total }) { return counts }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 }

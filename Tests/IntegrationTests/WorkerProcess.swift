@@ -86,7 +86,7 @@ struct ProcessFleet {
     func finish(stopping workers: [ChildProcess]) async throws -> [Int32?] {
         let statuses = workers.map { $0.stop(SIGTERM) }
         await client.close()
-        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix), partitions: partitions)
+        try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix))
         return statuses
     }
 }

@@ -91,21 +91,6 @@ struct WorkerProcessTests {
         #expect(try await fleet.finish(stopping: second) == 0)
     }
 
-    /// Waits until every counter reaches `total` (or any passes it) and returns the counts.
-    private func waitForCounters(_ client: GreenroomClient, _ counters: [ActorAddress], total: Int) async throws -> [Int] {
-        try await within(180, "every counter at \(total)") {
-            while true {
-                var counts: [Int] = []
-                for counter in counters {
-                    let state = try? await client.state(of: counter)
-                    counts.append(try state.map { try JSONDecoder().decode(Counter.State.self, from: Data($0)).count } ?? 0)
-                }
-                if counts.allSatisfy({ $0 == total }) || counts.contains(where: { $0 > total }) { return counts }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
-    }
-
     private func queuesEmpty(type: String) async throws -> Bool {
         let amqp = try await TestServers.amqp()
         defer { Task { await amqp.close() } }
