@@ -10,7 +10,11 @@ public struct ActorAddress: Hashable, Sendable, CustomStringConvertible, Codable
 
     /// Validates and builds an address from its parts.
     public init(type: String, id: String) throws(AddressError) {
-        try Self.validate(type: type)
+        do {
+            try Self.validate(type: type)
+        } catch {
+            throw AddressError(input: "\(type)/\(id)", problem: error.problem)
+        }
         try Self.validate(id: id, address: "\(type)/\(id)")
         self.type = type
         self.id = id
