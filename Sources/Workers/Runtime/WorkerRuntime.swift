@@ -191,7 +191,7 @@ public final class WorkerRuntime: Sendable {
                     }
                 case .success(let envelope):
                     inFlight.enter()
-                    await mailboxes.enqueue(envelope.target) {
+                    mailboxes.enqueue(envelope.target) {
                         await self.finish(envelope, delivery: delivery, channel: channel, key: key, partition: partition, epoch: epoch, runner: runner)
                         inFlight.leave()
                     }
@@ -255,7 +255,7 @@ public final class WorkerRuntime: Sendable {
     }
 
     /// Turns queued or running right now.
-    public func inFlight() async -> Int { await mailboxes.count }
+    public func inFlight() async -> Int { mailboxes.count }
 
     /// Graceful shutdown: stop consuming, finish and ack in-flight turns,
     /// close connections. Idempotent.
