@@ -25,10 +25,13 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("sample-every"), help: "Send one message in this many as an ask, for latency.") var sampleEvery = 100
     @Option(help: "Partitions for the benchmark's counter type (with --workers).") var partitions = 16
     @Option(help: "Each started worker's --concurrency.") var concurrency = 64
+    @Option(help: "Offered load in messages/s across all publishers (0: as fast as they can), e.g. half the unlimited throughput to measure latency at half load.")
+    var rate: Double = 0
     @Flag(name: .customLong("skip-ceiling"), help: "Do not measure the raw broker loop.") var skipCeiling = false
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
+        guard rate >= 0 else { throw ValidationError("--rate must be 0 (unlimited) or positive") }
         guard actors >= 1, messagesPerActor >= 1, publishers >= 1, workers >= 0, sampleEvery >= 1 else {
             throw ValidationError("--actors, --messages, --publishers and --sample-every must be positive; --workers at least 0")
         }
@@ -69,6 +72,9 @@ struct Bench: AsyncParsableCommand {
         let start = clock.now
         let sampleEvery = sampleEvery
         let perActor = messagesPerActor
+        // Paced sending: each publisher keeps to its share of --rate in batches of 50.
+        let batchSize = rate > 0 ? 50 : 500
+        let perPublisherRate = rate / Double(publishers)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, sender) in senders.enumerated() {
                 let mine = stride(from: index, to: counters.count, by: senders.count).map { counters[$0] }
@@ -88,9 +94,12 @@ struct Bench: AsyncParsableCommand {
                             } else {
                                 batch.append(.init(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8)))
                             }
-                            if batch.count == 500 {
+                            if batch.count == batchSize {
                                 try await sender.send(batch)
                                 batch.removeAll(keepingCapacity: true)
+                                if perPublisherRate > 0 {
+                                    try await Task.sleep(until: start + .milliseconds(Int(Double(sequence) / perPublisherRate * 1_000)), clock: clock)
+                                }
                             }
                         }
                         if !batch.isEmpty { try await sender.send(batch) }
@@ -111,7 +120,7 @@ struct Bench: AsyncParsableCommand {
         await client.close()
         let result = BenchResult(
             actors: actors, messages: total, publishers: publishers, workers: workers,
-            throughput: throughput, sendRate: Double(total) / sent.seconds, ceiling: ceiling, ratio: ceiling.map { throughput / $0 },
+            throughput: throughput, sendRate: Double(total) / sent.seconds, offeredRate: rate > 0 ? rate : nil, ceiling: ceiling, ratio: ceiling.map { throughput / $0 },
             latencyMilliseconds: await latencies.percentiles([50, 90, 99, 99.9]), latencySamples: await latencies.count,
             workerCPUSeconds: usage?.map(\.cpuSeconds), workerPeakRSSMegabytes: usage?.map(\.peakRSSMegabytes))
         log.clear()

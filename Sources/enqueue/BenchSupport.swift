@@ -199,6 +199,8 @@ struct BenchResult: Codable {
     var throughput: Double
     /// How fast the publishers got their messages confirmed (the offered load).
     var sendRate: Double
+    /// The --rate asked for, when the load was paced.
+    var offeredRate: Double?
     var ceiling: Double?
     var ratio: Double?
     var latencyMilliseconds: [String: Double]
@@ -215,7 +217,8 @@ struct BenchResult: Codable {
     var text: String {
         func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
         var lines = [
-            "actors \(actors), messages \(messages), publishers \(publishers), workers \(workers)",
+            "actors \(actors), messages \(messages), publishers \(publishers), workers \(workers)"
+                + (offeredRate.map { ", paced at \(Int($0).formattedWithSeparators)/s" } ?? ""),
             "throughput (send → every counter committed): \(Int(throughput).formattedWithSeparators) messages/s "
                 + "(publishers confirmed at \(Int(sendRate).formattedWithSeparators)/s)",
         ]
