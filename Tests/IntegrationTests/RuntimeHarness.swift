@@ -9,6 +9,7 @@ struct RuntimeHarness {
     let runtime: WorkerRuntime
     let client: GreenroomClient
     let typeNames: [String]
+    let redisURL: String
 
     /// The unique type name standing for a built-in type in this test.
     func type(_ builtIn: String) -> String { "\(builtIn)-\(suffix)" }
@@ -17,7 +18,8 @@ struct RuntimeHarness {
         try ActorAddress(type: type(builtIn), id: id)
     }
 
-    static func start(partitions: Int = 4, concurrency: Int = 64, retry: RetryPolicy = RetryPolicy(attempts: 3, initialDelay: .milliseconds(10))) async throws -> RuntimeHarness {
+    static func start(partitions: Int = 4, concurrency: Int = 64, retry: RetryPolicy = RetryPolicy(attempts: 3, initialDelay: .milliseconds(10)),
+                      redisURL: String = TestServers.redisURL) async throws -> RuntimeHarness {
         var generator = SystemRandomNumberGenerator()
         let suffix = "t" + String(generator.next() as UInt32, radix: 36)
         let types = [
@@ -28,19 +30,19 @@ struct RuntimeHarness {
             HostedType(Probe(), name: "probe-\(suffix)", retry: retry),
         ]
         let amqp = try AMQPConfiguration(url: TestServers.amqpURL)
-        let redis = try RedisConfiguration(url: TestServers.redisURL)
+        let redis = try RedisConfiguration(url: redisURL)
         let runtime = WorkerRuntime(configuration: .init(
             amqp: amqp, redis: redis, types: types, partitions: partitions, concurrency: concurrency, workerID: "test-\(suffix)"))
         try await runtime.start()
         let client = try await GreenroomClient.connect(amqp: amqp, redis: redis)
-        return RuntimeHarness(suffix: suffix, runtime: runtime, client: client, typeNames: types.map(\.typeName))
+        return RuntimeHarness(suffix: suffix, runtime: runtime, client: client, typeNames: types.map(\.typeName), redisURL: redisURL)
     }
 
     /// Stops the worker and deletes the test's queues and Redis keys.
     func cleanUp() async throws {
         await runtime.shutdown()
         await client.close()
-        try await Self.deleteEverything(of: typeNames)
+        try await Self.deleteEverything(of: typeNames, redisURL: redisURL)
     }
 
     /// The built-in type names under a test suffix.
@@ -49,9 +51,9 @@ struct RuntimeHarness {
     }
 
     /// Deletes the dead letters, partition queues and Redis keys of `typeNames`.
-    static func deleteEverything(of typeNames: [String]) async throws {
+    static func deleteEverything(of typeNames: [String], redisURL: String = TestServers.redisURL) async throws {
         let client = try await GreenroomClient.connect(
-            amqp: try AMQPConfiguration(url: TestServers.amqpURL), redis: try RedisConfiguration(url: TestServers.redisURL))
+            amqp: try AMQPConfiguration(url: TestServers.amqpURL), redis: try RedisConfiguration(url: redisURL))
         // Dead letters the test left (refused asks, …): take every one addressed to its types.
         let prefixes = typeNames.map { $0 + "/" }
         _ = try await client.takeDeadLetters(timeout: .milliseconds(500)) { letter in

@@ -126,22 +126,31 @@ struct SpawnFailed: Error, CustomStringConvertible {
 final class ScratchRedis: @unchecked Sendable {
     let port: Int
     private let password: String?
+    /// With a directory, the server keeps an append-only file there, so its
+    /// data survives a restart.
+    private let durableDirectory: String?
     private var process: ChildProcess?
 
-    private init(port: Int, password: String?) {
+    private init(port: Int, password: String?, durableDirectory: String?) {
         self.port = port
         self.password = password
+        self.durableDirectory = durableDirectory
     }
 
-    static func start(port: Int = FreePort.pick(), password: String? = nil) async throws -> ScratchRedis {
-        let server = ScratchRedis(port: port, password: password)
+    static func start(port: Int = FreePort.pick(), password: String? = nil, durableDirectory: String? = nil) async throws -> ScratchRedis {
+        let server = ScratchRedis(port: port, password: password, durableDirectory: durableDirectory)
         try await server.launch()
         return server
     }
 
     /// Starts (or restarts) the server on the same port and waits until it answers.
     func launch() async throws {
-        var arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "/tmp"]
+        var arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", ""]
+        if let durableDirectory {
+            arguments += ["--appendonly", "yes", "--appendfsync", "always", "--dir", durableDirectory]
+        } else {
+            arguments += ["--appendonly", "no", "--dir", "/tmp"]
+        }
         if let password { arguments += ["--requirepass", password] }
         process = try ChildProcess("/usr/bin/redis-server", arguments)
         let port = port

@@ -73,6 +73,9 @@ public final class WorkerRuntime: Sendable {
     private let logger: Logger
     private let state = Mutex(RunState())
     private let mailboxes: Mailboxes
+    /// Consecutive turns that failed on Redis or RabbitMQ (not on the
+    /// behaviour): drives the pause before such a message is requeued.
+    private let infrastructureFailures = Mutex(0)
 
     private struct RunState {
         var fatal: (any Error)?
@@ -233,7 +236,9 @@ public final class WorkerRuntime: Sendable {
 
     private func finish(_ envelope: Envelope, delivery: AMQPDelivery, channel: AMQPChannel, key: String, partition: Int, epoch: String, runner: TurnRunner) async {
         do {
-            switch try await runner.run(envelope, delivery: delivery, partition: partition, epoch: epoch) {
+            let disposition = try await runner.run(envelope, delivery: delivery, partition: partition, epoch: epoch)
+            infrastructureFailures.withLock { $0 = 0 }
+            switch disposition {
             case .done, .deadLettered:
                 // Not awaited: a lost ack only means a redelivery, which the dedup record absorbs.
                 channel.ackWithoutWaiting(delivery.deliveryTag)
@@ -247,6 +252,13 @@ public final class WorkerRuntime: Sendable {
             // redelivers the message; the dedup record makes that safe.
             logger.error("turn could not finish; the message will be redelivered",
                          metadata: ["actor": "\(envelope.target)", "message": "\(envelope.message.id)", "error": "\(error)"])
+            // Back off before handing it back: while Redis is down every
+            // redelivery fails at once, and without a pause that is a hot loop.
+            let failures = infrastructureFailures.withLock { count in
+                count += 1
+                return count
+            }
+            try? await Task.sleep(for: .milliseconds(min(2_000, 25 << min(failures, 7))))
             try? await channel.nack(delivery.deliveryTag, requeue: true)
             if let amqp = error as? AMQPError, amqp.code == .connectionClosed || amqp.code == .channelClosed {
                 fail(amqp)  // publishing is gone: every later turn would fail the same way
