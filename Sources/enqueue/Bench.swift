@@ -62,7 +62,7 @@ struct Bench: AsyncParsableCommand {
         }
         log.say("spawning \(actors) counters")
         let counters = try (0..<actors).map { try ActorAddress(type: type, id: "\(suffix)-\($0)") }
-        try await client.send(counters.map { .init(to: $0, kind: WireFormatSpawn.kind, payload: Array("{}".utf8)) })
+        try await client.send(counters.map { .init(to: $0, kind: WireFormat.SystemKind.spawn, payload: Array("{}".utf8)) })
         try await waitForCounts(client, counters, expected: 0, log: log)
 
         log.say("sending \(total) adds from \(publishers) publishers")
@@ -145,11 +145,6 @@ struct Bench: AsyncParsableCommand {
             }
         }
     }
-}
-
-/// The spawn system message kind (kept out of the public CLI surface).
-enum WireFormatSpawn {
-    static let kind = "greenroom.spawn"
 }
 
 extension Sequence {

@@ -34,14 +34,10 @@ public struct Tree: Behavior {
             }
         case "count":
             try context.reply(["children": try await context.children().count])
-        case WireFormatChildFailed.kind:
+        case WireFormat.SystemKind.childFailed:
             break  // a child's failure is recorded in the dead-letter queue; nothing to repair here
         default:
             throw MessageRejected.unknownKind(message.kind)
         }
     }
-}
-
-enum WireFormatChildFailed {
-    static let kind = WireFormat.SystemKind.childFailed
 }

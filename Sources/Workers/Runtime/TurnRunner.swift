@@ -44,8 +44,6 @@ final class TurnRunner: Sendable {
         self.cache = Mutex(ActivationCache(capacity: settings.maximumActivations))
     }
 
-    var activeActors: Int { cache.withLock { $0.count } }
-
     func run(_ envelope: Envelope, delivery: AMQPDelivery, partition: Int, epoch: String) async throws -> Disposition {
         guard let type = types[envelope.target.type] else {
             return try await deadLetter(delivery, reason: "this worker does not host actor type '\(envelope.target.type)'", attempts: 0, actor: envelope.target)
