@@ -154,7 +154,7 @@ public final class GreenroomClient: Sendable {
     }
 
     static func checkJSON(_ payload: [UInt8], kind: String) throws {
-        guard (try? JSONSerialization.jsonObject(with: Data(payload), options: [.fragmentsAllowed])) != nil else {
+        guard JSONValidator.isValid(payload) else {
             throw InvalidPayload(kind: kind)
         }
     }

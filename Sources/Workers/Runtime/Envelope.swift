@@ -35,7 +35,7 @@ struct Envelope: Sendable {
         guard delivery.body.count <= maximumBodyBytes else {
             return .failure(Invalid(description: "body is \(delivery.body.count) bytes; the limit is \(maximumBodyBytes)", target: target))
         }
-        guard (try? JSONSerialization.jsonObject(with: Data(delivery.body), options: [.fragmentsAllowed])) != nil else {
+        guard JSONValidator.isValid(delivery.body) else {
             return .failure(Invalid(description: "body is not valid JSON", target: target))
         }
         var sender: ActorAddress?
