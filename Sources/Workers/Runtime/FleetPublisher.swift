@@ -77,6 +77,12 @@ final class FleetPublisher: Sendable {
         try await publishDeadLetters(deadLetters)
     }
 
+    /// Re-publishes the outbox a committed turn stored as its dedup record
+    /// (a redelivery of that turn's message): same messages, same ids.
+    func republish(storedOutbox: [UInt8]) async throws {
+        try await publish(try JSONDecoder().decode([OutgoingMessage].self, from: Data(storedOutbox)))
+    }
+
     /// A copy of `message` for the dead-letter queue, carrying why it died.
     func deadLetter(_ message: AMQPMessage, routingKey: String, reason: String, attempts: Int, actor: ActorAddress?) -> AMQPPublication {
         var copy = message

@@ -170,7 +170,7 @@ final class TurnRunner: Sendable {
         case .duplicate(let stored):
             logger.debug("redelivered message already committed: re-publishing its outbox", metadata: ["message": "\(message.id)"])
             cache.withLock { $0.remove(address) }
-            try await publisher.publish(try JSONDecoder().decode([OutgoingMessage].self, from: Data(stored)))
+            try await publisher.republish(storedOutbox: stored)
             return .disposition(.done)
         case .fenced(let current):
             logger.warning("commit refused: partition fenced by a newer owner",
@@ -228,7 +228,7 @@ final class TurnRunner: Sendable {
     private func rejectUnlessDuplicate(_ envelope: Envelope, delivery: AMQPDelivery, partition: Int, reason: String) async throws -> Outcome {
         let key = RedisLayout.dedup(messageID: envelope.message.id, type: envelope.target.type, partition: partition)
         if let stored = try await store.redis.send("GET", key).bytes {
-            try await publisher.publish(try JSONDecoder().decode([OutgoingMessage].self, from: Data(stored)))
+            try await publisher.republish(storedOutbox: stored)
             return .disposition(.done)
         }
         return .disposition(try await deadLetter(delivery, reason: reason, attempts: 0, actor: envelope.target))

@@ -17,12 +17,8 @@ final class ActorStore: ActorDirectory, Sendable {
     /// declarations must agree, or the worker refuses to start.
     func declare(type: String, partitions: Int) async throws {
         try await redis.send("HSETNX", RedisLayout.types, type, partitions)
-        let stored = try await partitionCount(of: type, refresh: true)
-        guard stored == partitions else {
-            throw WorkerConfigurationError(
-                "actor type '\(type)' has \(stored) partitions in Redis but this worker is configured with \(partitions); "
-                    + "the count is fixed when a type is first declared: start the worker with --partitions \(stored)")
-        }
+        try await checkDeclaration(type: type, partitions: partitions)
+        partitionCounts.withLock { $0[type] = partitions }
     }
 
     /// Throws if `type` was declared with another partition count.
@@ -35,8 +31,8 @@ final class ActorStore: ActorDirectory, Sendable {
     }
 
     /// The partition count of `type`, as declared by the workers that host it.
-    func partitionCount(of type: String, refresh: Bool = false) async throws -> Int {
-        if !refresh, let known = partitionCounts.withLock({ $0[type] }) { return known }
+    func partitionCount(of type: String) async throws -> Int {
+        if let known = partitionCounts.withLock({ $0[type] }) { return known }
         guard let count = try await redis.send("HGET", RedisLayout.types, type).integer, count > 0 else {
             throw UnknownActorType(type: type)
         }
