@@ -143,10 +143,8 @@ final class BenchFleet: @unchecked Sendable {
     func waitUntilServing(_ client: GreenroomClient, type: String) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if (try? await client.status().partitions.filter({ $0.type == type && $0.owner != nil }).count) ?? 0 > 0,
-               let status = try? await client.status(), status.partitions.filter({ $0.type == type }).allSatisfy({ $0.owner != nil }) {
-                return
-            }
+            let partitions = (try? await client.status().partitions.filter { $0.type == type }) ?? []
+            if !partitions.isEmpty, partitions.allSatisfy({ $0.owner != nil }) { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw BenchError("the benchmark's workers did not take their partitions within 60 s (see /tmp/greenroom-bench-*.log)")

@@ -16,7 +16,7 @@ final class Progress {
 
     func update(sent: Int, bytes: Int) {
         guard enabled else { return }
-        let elapsed = Double((clock.now - start).components.seconds) + Double((clock.now - start).components.attoseconds) / 1e18
+        let elapsed = (clock.now - start).seconds
         let rate = elapsed > 0 ? Int(Double(sent) / elapsed) : 0
         var line = "\r\(sent.formattedWithSeparators) sent, \(rate.formattedWithSeparators)/s"
         if let total, total > 0 {

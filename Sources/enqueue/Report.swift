@@ -10,13 +10,13 @@ final class Report: Sendable {
     }
 
     static func format(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.seconds
         if seconds < 1 { return "\(rounded(seconds * 1_000)) ms" }
         return "\(rounded(seconds)) s"
     }
 
     static func rate(_ count: Int, _ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.seconds
         guard seconds > 0 else { return "—" }
         return "\(Int(Double(count) / seconds).formattedWithSeparators)/s"
     }
@@ -38,4 +38,9 @@ extension Int {
         }
         return (self < 0 ? "-" : "") + out
     }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
