@@ -218,7 +218,7 @@ public final class AMQPChannel: Sendable {
         queue: String, consumerTag: String? = nil, noAck: Bool = false, exclusive: Bool = false, arguments: AMQPTable = [:]
     ) async throws -> AMQPConsumer {
         let operation = "consuming from queue '\(queue)'"
-        let (stream, streamContinuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
+        let deliveries = DeliveryBuffer()
         let (number, ended) = (number, ended)
         let tag: String = try await connection.perform(operation) { core, continuation in
             let channel: AMQPChannelState
@@ -232,7 +232,7 @@ public final class AMQPChannel: Sendable {
                 continuation.resume(throwing: AMQPError(code: .invalidArgument, operation: operation, detail: "consumer tag '\(tag)' is already in use on this channel"))
                 return
             }
-            channel.consumers[tag] = .init(queue: queue, noAck: noAck, continuation: streamContinuation)
+            channel.consumers[tag] = .init(queue: queue, noAck: noAck, deliveries: deliveries)
             core.enqueueRPC(.init(
                 operation: operation, expecting: [AMQPMethodID.basicConsumeOK],
                 send: { core in
@@ -246,12 +246,12 @@ public final class AMQPChannel: Sendable {
                     case .success: continuation.resume(returning: tag)
                     case .failure(let error):
                         channel.consumers[tag] = nil
-                        streamContinuation.finish(throwing: error)
+                        deliveries.finish(throwing: error)
                         continuation.resume(throwing: error)
                     }
                 }), on: channel)
         }
-        return AMQPConsumer(tag: tag, queue: queue, channel: self, deliveries: stream)
+        return AMQPConsumer(tag: tag, queue: queue, channel: self, deliveries: deliveries)
     }
 
     /// Stops a consumer. Deliveries already sent stay unacked on this channel
@@ -261,7 +261,7 @@ public final class AMQPChannel: Sendable {
             let arena = CArena()
             return core.sendMethod(AMQPMethodID.basicCancel, on: number, amqp_basic_cancel_t(consumer_tag: arena.bytes(consumerTag), nowait: 0))
         }, decode: { _, channel in
-            channel.consumers.removeValue(forKey: consumerTag)?.continuation.finish()
+            channel.consumers.removeValue(forKey: consumerTag)?.finish()
         })
     }
 
@@ -278,12 +278,43 @@ public final class AMQPChannel: Sendable {
     /// one hand-off to the connection thread, no continuation. If the channel
     /// is gone by then, the ack is lost and the broker redelivers the message
     /// — so use it where a redelivery is harmless (Greenroom's turns dedupe).
-    public func ackWithoutWaiting(_ deliveryTag: UInt64) {
+    /// With `multiple`, every unacked delivery up to `deliveryTag` is acked
+    /// by the one frame (`deliveryTag` itself must still be unacked).
+    public func ackWithoutWaiting(_ deliveryTag: UInt64, multiple: Bool = false) {
         let (number, ended) = (number, ended)
         connection.submit { core in
             guard case .success = core.channel(number, ended, for: "acknowledging") else { return }
-            let status = amqp_basic_ack(core.state, number, deliveryTag, 0)
+            let status = amqp_basic_ack(core.state, number, deliveryTag, flag(multiple))
             if status != AMQP_STATUS_OK.rawValue { core.failWrite(status, operation: "acknowledging delivery \(deliveryTag)") }
+        }
+    }
+
+    /// One acknowledgement frame, for `acknowledgeWithoutWaiting(_:)`.
+    public enum Acknowledgement: Sendable, Equatable {
+        /// basic.ack: the delivery, or with `multiple` every unacked one up to it.
+        case ack(UInt64, multiple: Bool)
+        /// basic.nack of one delivery, requeued or dead-lettered.
+        case nack(UInt64, requeue: Bool)
+    }
+
+    /// Writes several acks and nacks, in order, in one hand-off to the
+    /// connection thread, without waiting (see `ackWithoutWaiting`). Calls
+    /// made one after another reach the broker in that order.
+    public func acknowledgeWithoutWaiting(_ acknowledgements: [Acknowledgement]) {
+        guard !acknowledgements.isEmpty else { return }
+        let (number, ended) = (number, ended)
+        connection.submit { core in
+            guard case .success = core.channel(number, ended, for: "acknowledging") else { return }
+            for acknowledgement in acknowledgements {
+                let status = switch acknowledgement {
+                case .ack(let tag, let multiple): amqp_basic_ack(core.state, number, tag, flag(multiple))
+                case .nack(let tag, let requeue): amqp_basic_nack(core.state, number, tag, 0, flag(requeue))
+                }
+                if status != AMQP_STATUS_OK.rawValue {
+                    core.failWrite(status, operation: "acknowledging deliveries")
+                    return
+                }
+            }
         }
     }
 

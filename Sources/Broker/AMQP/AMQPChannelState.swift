@@ -26,10 +26,41 @@ final class AMQPChannelState {
         var returned: AMQPError?
     }
 
-    struct Consumer {
-        var queue: String
-        var noAck: Bool
-        var continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
+    /// A consumer's end of its delivery stream. Deliveries read in one round
+    /// of the connection loop are handed over together, as one batch, when
+    /// the round ends (`AMQPConnectionCore.flushDeliveries`): one resume of
+    /// the consuming task per round instead of one per message.
+    final class Consumer {
+        let queue: String
+        let noAck: Bool
+        private let deliveries: DeliveryBuffer
+        private var buffered: [AMQPDelivery] = []
+
+        init(queue: String, noAck: Bool, deliveries: DeliveryBuffer) {
+            self.queue = queue
+            self.noAck = noAck
+            self.deliveries = deliveries
+        }
+
+        /// Buffers a delivery; true when the buffer was empty (the consumer
+        /// must then be flushed at the end of the round).
+        func buffer(_ delivery: AMQPDelivery) -> Bool {
+            buffered.append(delivery)
+            return buffered.count == 1
+        }
+
+        /// Hands the buffered deliveries to the consuming task.
+        func flush() {
+            guard !buffered.isEmpty else { return }
+            deliveries.push(buffered)
+            buffered.removeAll()
+        }
+
+        /// Ends the stream after what is buffered; with an error, iteration throws it.
+        func finish(throwing error: AMQPError? = nil) {
+            flush()
+            deliveries.finish(throwing: error)
+        }
     }
 
     /// A message whose content (header and body frames) is still arriving.
@@ -125,7 +156,7 @@ final class AMQPChannelState {
         let consumers = self.consumers
         self.consumers.removeAll()
         for (_, consumer) in consumers {
-            if let error { consumer.continuation.finish(throwing: error) } else { consumer.continuation.finish() }
+            consumer.finish(throwing: error)
         }
         incoming = nil
     }

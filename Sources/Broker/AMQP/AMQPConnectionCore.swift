@@ -24,6 +24,8 @@ final class AMQPConnectionCore {
     let logger: Logger
     let state: amqp_connection_state_t
     var channels: [UInt16: AMQPChannelState] = [:]
+    /// Consumers holding deliveries read in this round of the loop.
+    var consumersToFlush: [AMQPChannelState.Consumer] = []
     private var nextChannelNumber: UInt16 = 1
     private var channelMax: UInt16 = 2047
     /// Set once the connection is unusable; every later job fails with it.
@@ -152,6 +154,7 @@ final class AMQPConnectionCore {
                 handle(frame)
                 budget -= 1
             }
+            flushDeliveries()
             amqp_maybe_release_buffers(state)
             if terminalError != nil { break }
             if budget == 0 || amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 { continue }
@@ -162,6 +165,13 @@ final class AMQPConnectionCore {
         for job in jobs.close() {
             job(self)
         }
+    }
+
+    /// Hands each consumer the deliveries read this round, as one batch.
+    func flushDeliveries() {
+        guard !consumersToFlush.isEmpty else { return }
+        for consumer in consumersToFlush { consumer.flush() }
+        consumersToFlush.removeAll(keepingCapacity: true)
     }
 
     // MARK: - Ending

@@ -48,7 +48,7 @@ extension AMQPConnectionCore {
             let tag = CDecode.string(cancel.consumer_tag)
             if let consumer = channel.consumers.removeValue(forKey: tag) {
                 logger.info("RabbitMQ cancelled a consumer", metadata: ["queue": "\(consumer.queue)", "consumer": "\(tag)"])
-                consumer.continuation.finish(throwing: AMQPError(
+                consumer.finish(throwing: AMQPError(
                     code: .consumerCancelled, operation: "consuming from queue '\(consumer.queue)'",
                     detail: "the broker cancelled the consumer (was the queue deleted?)"))
             }
@@ -136,9 +136,10 @@ extension AMQPConnectionCore {
                 logger.debug("delivery for unknown consumer", metadata: ["consumer": "\(consumerTag)"])
                 return
             }
-            consumer.continuation.yield(AMQPDelivery(
+            let first = consumer.buffer(AMQPDelivery(
                 body: incoming.body, properties: incoming.properties, deliveryTag: deliveryTag, redelivered: redelivered,
                 exchange: exchange, routingKey: routingKey, consumerTag: consumerTag))
+            if first { consumersToFlush.append(consumer) }
         case let .returned(replyCode, replyText, exchange, routingKey):
             let error = AMQPError(
                 code: .unroutable, operation: "publishing to exchange '\(exchange)' with routing key '\(routingKey)'",
