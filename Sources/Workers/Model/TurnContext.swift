@@ -83,6 +83,9 @@ public final class TurnContext: Sendable {
 
     var collectedEffects: TurnEffects { effects.withLock { $0 } }
 
+    /// Whether the handler called `stop()`.
+    var stopsActor: Bool { effects.withLock { $0.stopSelf } }
+
     static func encode(_ value: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -6,6 +6,9 @@ public struct HostedType: Sendable {
     public private(set) var typeName: String
     let initialState: @Sendable () throws -> [UInt8]
     let run: @Sendable (_ state: [UInt8], _ message: Message, _ context: TurnContext) async throws -> [UInt8]
+    /// Runs several messages for one actor in order, decoding the state once
+    /// and encoding it once (see `SequenceOutcome`).
+    let runSequence: @Sendable (_ state: [UInt8], _ turns: [(Message, TurnContext)]) async -> SequenceOutcome
     /// Checks and normalizes a state given at spawn time.
     let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
     public var retry: RetryPolicy
@@ -20,6 +23,35 @@ public struct HostedType: Sendable {
             var state = try Self.decodeState(B.State.self, from: stateBytes)
             try await behavior.handle(message, state: &state, context: context)
             return try TurnContext.encode(state)
+        }
+        runSequence = { stateBytes, turns in
+            var state: B.State
+            do {
+                state = try Self.decodeState(B.State.self, from: stateBytes)
+            } catch {
+                return SequenceOutcome(completed: 0, state: nil, failure: error)
+            }
+            var completed = 0
+            var failure: (any Error)?
+            for (message, context) in turns {
+                // A turn that throws leaves no trace: it ran on a copy.
+                var next = state
+                do {
+                    try await behavior.handle(message, state: &next, context: context)
+                } catch {
+                    failure = error
+                    break
+                }
+                state = next
+                completed += 1
+                if context.stopsActor { break }
+            }
+            guard completed > 0 else { return SequenceOutcome(completed: 0, state: nil, failure: failure) }
+            do {
+                return SequenceOutcome(completed: completed, state: try TurnContext.encode(state), failure: failure)
+            } catch {
+                return SequenceOutcome(completed: 0, state: nil, failure: error)
+            }
         }
         validateState = { bytes in
             try TurnContext.encode(try Self.decodeState(B.State.self, from: bytes))
@@ -40,6 +72,16 @@ public struct HostedType: Sendable {
             throw MessageRejected("state does not decode as \(S.self): \(JSONErrorText.describe(error))")
         }
     }
+}
+
+/// What running a sequence of turns on one actor came to: the first
+/// `completed` turns ran (their effects are in their contexts) and `state` is
+/// the state after them; `failure` is what the next turn threw, if one did.
+/// A sequence also stops after a turn that stopped the actor.
+struct SequenceOutcome: Sendable {
+    var completed: Int
+    var state: [UInt8]?
+    var failure: (any Error)?
 }
 
 /// How a failing turn is retried before its message is dead-lettered. The

@@ -74,6 +74,11 @@ final class Mailboxes: Sendable {
         return next
     }
 
+    /// Whether the actor has a turn queued or running here.
+    func isBusy(_ address: ActorAddress) -> Bool {
+        state.withLock { $0.pending[address] != nil }
+    }
+
     /// Turns queued or running.
     var count: Int { state.withLock { $0.inFlight } }
 

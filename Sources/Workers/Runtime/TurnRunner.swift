@@ -27,13 +27,13 @@ final class TurnRunner: Sendable {
         var fault: FaultInjection?
     }
 
-    private let types: [String: HostedType]
-    private let store: ActorStore
-    private let publisher: FleetPublisher
-    private let settings: Settings
-    private let logger: Logger
+    let types: [String: HostedType]
+    let store: ActorStore
+    let publisher: FleetPublisher
+    let settings: Settings
+    let logger: Logger
     /// Activated actors: state cached while this worker owns their partition.
-    private let cache: Mutex<ActivationCache>
+    let cache: Mutex<ActivationCache>
 
     init(types: [HostedType], store: ActorStore, publisher: FleetPublisher, settings: Settings, logger: Logger) {
         self.types = Dictionary(uniqueKeysWithValues: types.map { ($0.typeName, $0) })
@@ -44,13 +44,19 @@ final class TurnRunner: Sendable {
         self.cache = Mutex(ActivationCache(capacity: settings.maximumActivations))
     }
 
-    func run(_ envelope: Envelope, delivery: AMQPDelivery, partition: Int, epoch: String) async throws -> Disposition {
+    /// A failed attempt made before the message reached `run` (by a batch).
+    struct PriorFailure: Sendable {
+        var attempts: Int
+        var reason: String
+    }
+
+    func run(_ envelope: Envelope, delivery: AMQPDelivery, partition: Int, epoch: String, prior: PriorFailure? = nil) async throws -> Disposition {
         guard let type = types[envelope.target.type] else {
             return try await deadLetter(delivery, reason: "this worker does not host actor type '\(envelope.target.type)'", attempts: 0, actor: envelope.target)
         }
         var staleRetries = 0
         while true {
-            let outcome = try await attempt(envelope, type: type, delivery: delivery, partition: partition, epoch: epoch)
+            let outcome = try await attempt(envelope, type: type, delivery: delivery, partition: partition, epoch: epoch, prior: prior)
             if case .stale = outcome, staleRetries < 5 {
                 staleRetries += 1
                 cache.withLock { $0.remove(envelope.target) }
@@ -69,7 +75,7 @@ final class TurnRunner: Sendable {
         case stale
     }
 
-    private func attempt(_ envelope: Envelope, type: HostedType, delivery: AMQPDelivery, partition: Int, epoch: String) async throws -> Outcome {
+    private func attempt(_ envelope: Envelope, type: HostedType, delivery: AMQPDelivery, partition: Int, epoch: String, prior: PriorFailure?) async throws -> Outcome {
         let address = envelope.target
         let message = envelope.message
         let record: ActorRecord
@@ -129,7 +135,7 @@ final class TurnRunner: Sendable {
                 newStatus = .active
             }
             baseVersion = current.version
-            switch try await runBehavior(type, state: current.state, envelope: envelope, parent: current.parent) {
+            switch try await runBehavior(type, state: current.state, envelope: envelope, parent: current.parent, prior: prior) {
             case .success(let (state, turnEffects)):
                 newState = state
                 effects = turnEffects
@@ -147,9 +153,9 @@ final class TurnRunner: Sendable {
             }
         }
 
-        let outbox = try JSONEncoder().encode(effects.outbox)
+        let outbox = try Self.encodeOutbox(effects.outbox)
         let result = try await store.commit(ActorStore.Commit(
-            address: address, partition: partition, epoch: epoch, messageID: message.id, outbox: Array(outbox),
+            address: address, partition: partition, epoch: epoch, messageID: message.id, outbox: outbox,
             newState: newState, newStatus: newStatus, parent: parent, expectedVersion: baseVersion,
             children: effects.spawnedChildren), dedupSeconds: settings.dedupSeconds)
 
@@ -181,11 +187,24 @@ final class TurnRunner: Sendable {
         }
     }
 
+    /// An outbox as stored in the dedup record (JSON); most turns send nothing.
+    static func encodeOutbox(_ outbox: [OutgoingMessage]) throws -> [UInt8] {
+        outbox.isEmpty ? Array("[]".utf8) : Array(try JSONEncoder().encode(outbox))
+    }
+
     /// Runs the behaviour, retrying in place with backoff; a `MessageRejected`
     /// is not retried. Returns the new state and effects, or the last failure.
-    private func runBehavior(_ type: HostedType, state: [UInt8], envelope: Envelope, parent: ActorAddress?) async throws
+    private func runBehavior(_ type: HostedType, state: [UInt8], envelope: Envelope, parent: ActorAddress?, prior: PriorFailure?) async throws
         -> Result<([UInt8], TurnEffects), TurnFailure> {
         var attempt = 1
+        if let prior {
+            // Carry on where the batch left off: same budget, same backoff.
+            guard prior.attempts < type.retry.attempts else {
+                return .failure(TurnFailure(reason: prior.reason, attempts: prior.attempts, retried: true))
+            }
+            try await Task.sleep(for: type.retry.delay(after: prior.attempts))
+            attempt = prior.attempts + 1
+        }
         while true {
             let context = TurnContext(address: envelope.target, parent: parent, message: envelope.message, directory: store)
             do {

@@ -137,3 +137,12 @@ public struct UnknownActorType: Error, CustomStringConvertible {
         "actor type '\(type)' is unknown: no worker hosting it has started yet (its partition count is not in Redis)"
     }
 }
+
+extension ActorStore {
+    /// Commits many actors' groups of turns in one script (`BatchCommitScript`).
+    func commitBatch(_ groups: [BatchCommitScript.Group], type: String, partition: Int, epoch: String, dedupSeconds: Int) async throws
+        -> BatchCommitScript.Outcome {
+        let (keys, arguments) = BatchCommitScript.arguments(for: groups, type: type, partition: partition, epoch: epoch, dedupSeconds: dedupSeconds)
+        return try BatchCommitScript.decode(try await redis.run(BatchCommitScript.script, keys: keys, arguments: arguments), groups: groups.count)
+    }
+}

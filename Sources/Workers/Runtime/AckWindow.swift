@@ -1,0 +1,94 @@
+import Broker
+import Synchronization
+
+/// Which acknowledgements to send for one channel's deliveries, in as few
+/// frames as possible.
+///
+/// Delivery tags on a channel count up from 1 and every one of them is a
+/// delivery to this worker. Turns finish out of order, so finished tags wait
+/// until every lower tag is finished too; then one `ack multiple` covers
+/// them all. RabbitMQ refuses a `multiple` ack whose own tag was already
+/// acknowledged, so the frame always names a tag that is still outstanding.
+/// When a slow turn holds the window back (a retry with backoff), the tags
+/// finished behind it are acked one by one once `holdLimit` of them wait, so
+/// the channel's prefetch is not used up by messages that are already done.
+struct AckWindow: Sendable {
+    /// The lowest tag not yet acknowledged (nor nacked).
+    private(set) var lowestOpen: UInt64 = 1
+    /// Finished above `lowestOpen`, waiting for the tags below them.
+    private var finished: Set<UInt64> = []
+    /// Already acknowledged or nacked on their own, above `lowestOpen`.
+    private var settledAlone: Set<UInt64> = []
+    let holdLimit: Int
+
+    init(holdLimit: Int = 64) {
+        self.holdLimit = max(1, holdLimit)
+    }
+
+    /// Finished turns, to be acked; returns the frames to send now.
+    mutating func finish(_ tags: some Sequence<UInt64>) -> [AMQPChannel.Acknowledgement] {
+        for tag in tags where tag >= lowestOpen { finished.insert(tag) }
+        return advance()
+    }
+
+    /// A tag to be nacked on its own; returns the frames to send now (the
+    /// nack first: a `multiple` ack sent before it would ack it instead).
+    mutating func nack(_ tag: UInt64, requeue: Bool) -> [AMQPChannel.Acknowledgement] {
+        guard tag >= lowestOpen, !settledAlone.contains(tag) else { return [] }
+        finished.remove(tag)
+        settledAlone.insert(tag)
+        return [.nack(tag, requeue: requeue)] + advance()
+    }
+
+    /// Tags finished but not yet acknowledged.
+    var waiting: Int { finished.count }
+
+    private mutating func advance() -> [AMQPChannel.Acknowledgement] {
+        var frames: [AMQPChannel.Acknowledgement] = []
+        var top: UInt64?
+        while true {
+            if finished.remove(lowestOpen) != nil {
+                top = lowestOpen
+            } else if settledAlone.remove(lowestOpen) == nil {
+                break
+            }
+            lowestOpen += 1
+        }
+        if let top { frames.append(.ack(top, multiple: true)) }
+        if finished.count >= holdLimit {
+            for tag in finished.sorted() { frames.append(.ack(tag, multiple: false)) }
+            settledAlone.formUnion(finished)
+            finished.removeAll()
+        }
+        return frames
+    }
+}
+
+/// An `AckWindow` for one consuming channel, safe to use from every turn:
+/// frames are handed to the connection thread under the lock, so they reach
+/// the broker in the order the window decided them.
+final class ChannelAcknowledger: Sendable {
+    let channel: AMQPChannel
+    private let window = Mutex(AckWindow())
+
+    init(channel: AMQPChannel) {
+        self.channel = channel
+    }
+
+    /// Acks these deliveries (when every earlier one is settled too). Not
+    /// awaited: a lost ack is a redelivery, which the dedup record absorbs.
+    func finish(_ tags: some Sequence<UInt64> & Sendable) {
+        window.withLock { window in
+            channel.acknowledgeWithoutWaiting(window.finish(tags))
+        }
+    }
+
+    func finish(_ tag: UInt64) { finish(CollectionOfOne(tag)) }
+
+    /// Hands a delivery back to the broker (requeued) or dead-letters it.
+    func nack(_ tag: UInt64, requeue: Bool) {
+        window.withLock { window in
+            channel.acknowledgeWithoutWaiting(window.nack(tag, requeue: requeue))
+        }
+    }
+}

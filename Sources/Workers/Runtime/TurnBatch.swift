@@ -1,0 +1,172 @@
+import Broker
+import Foundation
+
+/// The fast path: a whole batch of deliveries from one partition, run and
+/// committed together.
+///
+/// The consume loop hands over the deliveries the connection read in one go.
+/// Each actor's messages among them run one after another on its state
+/// (decoded once, encoded once), every actor's turns commit in ONE Lua script
+/// (`BatchCommitScript`), their outboxes go out in one confirmed publish, and
+/// the deliveries are acked together. Per message that saves a task, a
+/// script call, a Redis round trip and an ack frame — the batch is how the
+/// worker keeps up with the broker.
+///
+/// Anything unusual is left to the one-message path (`run`), in delivery
+/// order: redeliveries (the dedup record decides them), spawn and stop, a
+/// missing or stopped actor, a turn that throws (with that attempt counted),
+/// and a group whose commit found a dedup record or a moved version.
+extension TurnRunner {
+    /// One checked delivery.
+    struct BatchItem: Sendable {
+        var envelope: Envelope
+        var delivery: AMQPDelivery
+    }
+
+    /// A delivery for the one-message path, after the batch.
+    struct Deferred: Sendable {
+        var item: BatchItem
+        var prior: PriorFailure?
+    }
+
+    enum BatchResult {
+        /// `committed`: delivery tags to ack; `deferred`: for the one-message
+        /// path, in delivery order.
+        case done(committed: [UInt64], deferred: [Deferred])
+        /// Another worker owns the partition; nothing was committed.
+        case fenced
+    }
+
+    /// Whether a delivery may take the fast path of partition `partition` of `type`.
+    func canBatch(_ envelope: Envelope, _ delivery: AMQPDelivery, type: String, partition: Int, partitions: Int) -> Bool {
+        let kind = envelope.message.kind
+        return !delivery.redelivered
+            && kind != WireFormat.SystemKind.spawn && kind != WireFormat.SystemKind.stop
+            && envelope.target.type == type && types[type] != nil
+            // A message published to the wrong partition queue keeps the slow
+            // path, whose mailboxes serialize it with its actor's own partition.
+            && Partitioning.partition(of: envelope.target.id, partitions: partitions) == partition
+    }
+
+    /// Runs and commits `items` (all `canBatch`). Throws when Redis or
+    /// RabbitMQ failed: then nothing is acked, and redelivery is safe.
+    func runBatch(_ items: [BatchItem], type: String, partition: Int, epoch: String) async throws -> BatchResult {
+        var order: [ActorAddress] = []
+        var byActor: [ActorAddress: [BatchItem]] = [:]
+        for item in items {
+            let address = item.envelope.target
+            if byActor[address] == nil { order.append(address) }
+            byActor[address, default: []].append(item)
+        }
+        let records = try await activate(order, partition: partition)
+
+        var groups: [BatchCommitScript.Group] = []
+        var groupItems: [[BatchItem]] = []
+        var groupOutboxes: [[OutgoingMessage]] = []
+        var deferred: [Deferred] = []
+        for address in order {
+            let mine = byActor[address]!
+            let record = records[address]!
+            guard record.isActive, let hosted = types[address.type] else {
+                deferred += mine.map { Deferred(item: $0, prior: nil) }
+                continue
+            }
+            let contexts = mine.map { TurnContext(address: address, parent: record.parent, message: $0.envelope.message, directory: store) }
+            let outcome = await hosted.runSequence(record.state, Array(zip(mine.map(\.envelope.message), contexts)))
+            let done = outcome.completed
+            if done < mine.count {
+                var prior: PriorFailure?
+                if let failure = outcome.failure, !(failure is MessageRejected) {
+                    prior = PriorFailure(attempts: 1, reason: "\(failure)")
+                }
+                deferred.append(Deferred(item: mine[done], prior: prior))
+                deferred += mine[(done + 1)...].map { Deferred(item: $0, prior: nil) }
+            }
+            guard done > 0, let state = outcome.state else { continue }
+
+            var turns: [(messageID: String, outbox: [UInt8])] = []
+            var outboxes: [OutgoingMessage] = []
+            var children: [ActorAddress] = []
+            var stopped = false
+            for index in 0..<done {
+                var effects = contexts[index].collectedEffects
+                let message = mine[index].envelope.message
+                if effects.stopSelf {
+                    stopped = true
+                    for child in try await store.children(of: address) {
+                        effects.outbox.append(OutgoingMessage(
+                            destination: .actor(child), kind: WireFormat.SystemKind.stop, payload: Array("{}".utf8),
+                            id: "\(message.id)/\(effects.outbox.count)", from: address))
+                    }
+                }
+                turns.append((message.id, try Self.encodeOutbox(effects.outbox)))
+                outboxes += effects.outbox
+                children += effects.spawnedChildren
+            }
+            groups.append(BatchCommitScript.Group(
+                address: address, expectedVersion: record.version, state: state, newStatus: stopped ? .stopped : nil,
+                children: children, turns: turns))
+            groupItems.append(Array(mine[..<done]))
+            groupOutboxes.append(outboxes)
+        }
+
+        var committed: [UInt64] = []
+        if !groups.isEmpty {
+            let outcome = try await store.commitBatch(groups, type: type, partition: partition, epoch: epoch, dedupSeconds: settings.dedupSeconds)
+            guard case .committed(let versions) = outcome else {
+                if case .fenced(let current) = outcome {
+                    logger.warning("batch commit refused: partition fenced by a newer owner",
+                                   metadata: ["type": "\(type)", "partition": "\(partition)", "epoch": "\(epoch)", "current": "\(current)"])
+                }
+                return .fenced
+            }
+            var outbox: [OutgoingMessage] = []
+            cache.withLock { cache in
+                for (index, group) in groups.enumerated() {
+                    guard let version = versions[index] else {
+                        // A redelivery or a stale cache: the one-message path sorts it out.
+                        cache.remove(group.address)
+                        deferred += groupItems[index].map { Deferred(item: $0, prior: nil) }
+                        continue
+                    }
+                    if group.newStatus == .stopped {
+                        cache.remove(group.address)
+                    } else {
+                        var record = records[group.address]!
+                        record.version = version
+                        record.state = group.state
+                        cache.put(group.address, record)
+                    }
+                    committed += groupItems[index].map(\.delivery.deliveryTag)
+                    outbox += groupOutboxes[index]
+                }
+            }
+            if let fault = settings.fault { for _ in committed { fault.trip(.afterCommit) } }
+            try await publisher.publish(outbox)
+            if let fault = settings.fault { for _ in committed { fault.trip(.afterPublish) } }
+        }
+        deferred.sort { $0.item.delivery.deliveryTag < $1.item.delivery.deliveryTag }
+        return .done(committed: committed, deferred: deferred)
+    }
+
+    /// The records of `addresses`: cached ones from memory, the rest loaded
+    /// from Redis concurrently (so pipelined on the one connection).
+    private func activate(_ addresses: [ActorAddress], partition: Int) async throws -> [ActorAddress: ActorRecord] {
+        var records: [ActorAddress: ActorRecord] = [:]
+        var missing: [ActorAddress] = []
+        cache.withLock { cache in
+            for address in addresses {
+                if let record = cache.get(address) { records[address] = record } else { missing.append(address) }
+            }
+        }
+        guard !missing.isEmpty else { return records }
+        let store = store
+        try await withThrowingTaskGroup(of: (ActorAddress, ActorRecord).self) { group in
+            for address in missing {
+                group.addTask { (address, try await store.load(address, partition: partition)) }
+            }
+            for try await (address, record) in group { records[address] = record }
+        }
+        return records
+    }
+}
