@@ -25,9 +25,11 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("sample-every"), help: "Send one message in this many as an ask, for latency.") var sampleEvery = 100
     @Option(help: "Partitions for the benchmark's counter type (with --workers).") var partitions = 16
     @Option(help: "Each started worker's --concurrency.") var concurrency = 64
+    @Option(help: "Each started worker's --prefetch (unacked deliveries per partition).") var prefetch = 256
     @Option(help: "Offered load in messages/s across all publishers (0: as fast as they can), e.g. half the unlimited throughput to measure latency at half load.")
     var rate: Double = 0
     @Flag(name: .customLong("skip-ceiling"), help: "Do not measure the raw broker loop.") var skipCeiling = false
+    @Flag(name: .customLong("ceiling-only"), help: "Measure only the raw broker loop (for profiling RabbitMQ and the Broker layer).") var ceilingOnly = false
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -48,11 +50,16 @@ struct Bench: AsyncParsableCommand {
             log.say("measuring the ceiling: \(total) messages published with confirms → consumed → acked through Broker")
             ceiling = try await BrokerCeiling.measure(amqp: amqp, messages: total, publishers: publishers)
         }
+        if ceilingOnly {
+            log.clear()
+            print("ceiling (Broker publish+confirm → consume → ack): \(Int(ceiling ?? 0).formattedWithSeparators) messages/s")
+            return
+        }
 
         var generator = SystemRandomNumberGenerator()
         let suffix = "bench" + String(generator.next() as UInt32, radix: 36)
         let type = workers > 0 ? "counter-\(suffix)" : "counter"
-        let fleet = try BenchFleet(count: workers, suffix: suffix, partitions: partitions, concurrency: concurrency, servers: servers)
+        let fleet = try BenchFleet(count: workers, suffix: suffix, partitions: partitions, concurrency: concurrency, prefetch: prefetch, servers: servers)
         defer { fleet.stop() }
 
         let client = try await GreenroomClient.connect(amqp: amqp, redis: redis)

@@ -101,7 +101,7 @@ final class BenchFleet: @unchecked Sendable {
         var peakRSSMegabytes: Double
     }
 
-    init(count: Int, suffix: String, partitions: Int, concurrency: Int, servers: ServerOptions) throws {
+    init(count: Int, suffix: String, partitions: Int, concurrency: Int, prefetch: Int, servers: ServerOptions) throws {
         guard count > 0 else { return }
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let binary = me.deletingLastPathComponent().appendingPathComponent("worker").path
@@ -111,7 +111,7 @@ final class BenchFleet: @unchecked Sendable {
         for index in 0..<count {
             let environment = [
                 "GREENROOM_AMQP_URL=\(servers.amqpURL)", "GREENROOM_REDIS_URL=\(servers.redisURL)", "GREENROOM_TYPES=counter",
-                "GREENROOM_TYPE_SUFFIX=\(suffix)", "GREENROOM_PARTITIONS=\(partitions)", "GREENROOM_CONCURRENCY=\(concurrency)", "GREENROOM_LOG_LEVEL=warning",
+                "GREENROOM_TYPE_SUFFIX=\(suffix)", "GREENROOM_PARTITIONS=\(partitions)", "GREENROOM_CONCURRENCY=\(concurrency)", "GREENROOM_PREFETCH=\(prefetch)", "GREENROOM_LOG_LEVEL=warning",
                 "PATH=/usr/bin:/bin",
             ]
             pids.append(try Self.spawn(binary, environment: environment, log: "/tmp/greenroom-bench-\(suffix)-\(index).log"))
