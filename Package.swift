@@ -65,7 +65,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Broker", "Workers"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Broker", "Workers"]),
     ]
 )

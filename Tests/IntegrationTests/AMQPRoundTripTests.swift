@@ -110,3 +110,42 @@ struct AMQPRoundTripTests {
         await connection.close()
     }
 }
+
+@Suite("AMQP consumer batches against a real RabbitMQ")
+struct AMQPBatchTests {
+    @Test("batches hold every delivery once, in order, and one multiple ack settles them all")
+    func batchesInOrder() async throws {
+        let connection = try await TestServers.amqp()
+        let channel = try await connection.openChannel()
+        let queue = TestServers.unique("batches")
+        try await channel.declareQueue(queue, durable: false, autoDelete: false)
+        try await channel.enableConfirms()
+        let count = 2_000
+        let publications = (0..<count).map { AMQPPublication(AMQPMessage("\($0)"), routingKey: queue) }
+        for result in try await channel.publish(publications) { try result.get() }
+
+        try await channel.setPrefetch(UInt16(count))
+        let consumer = try await channel.consume(queue: queue)
+        var seen: [Int] = []
+        var lastTag: UInt64 = 0
+        for try await batch in consumer.batches {
+            #expect(!batch.isEmpty)
+            for delivery in batch {
+                #expect(delivery.deliveryTag == lastTag + 1)
+                lastTag = delivery.deliveryTag
+                seen.append(Int(delivery.text ?? "") ?? -1)
+            }
+            if seen.count >= count { break }
+        }
+        #expect(seen == Array(0..<count))
+        channel.acknowledgeWithoutWaiting([.ack(lastTag, multiple: true)])
+        // The cancel's reply comes after the broker handled the ack (frames are in order).
+        try await consumer.cancel()
+        try await channel.close()
+        // Closing requeues whatever was unacked: nothing comes back, the one frame acked all.
+        let check = try await connection.openChannel()
+        #expect(try await check.inspectQueue(queue).messageCount == 0)
+        try await check.deleteQueue(queue)
+        await connection.close()
+    }
+}

@@ -1,0 +1,77 @@
+import Broker
+import Foundation
+import Testing
+import Workers
+
+/// The worker runs ordinary deliveries in batches (one commit, one publish,
+/// one ack frame per batch) and leaves the unusual to the one-message path.
+/// These send whole batches at once so both paths meet inside one batch.
+@Suite("Batches of turns: duplicates, failures and stops inside one batch")
+struct BatchPathTests {
+    @Test("the same message ids sent again, fresh (not redelivered), are applied once")
+    func freshDuplicates() async throws {
+        let harness = try await RuntimeHarness.start()
+        let counters = try (0..<20).map { try harness.address("counter", "dup\($0)") }
+        for counter in counters { try await harness.client.spawn(type: counter.type, id: counter.id) }
+        var messages: [GreenroomClient.Outgoing] = []
+        for round in 0..<5 {
+            for (index, counter) in counters.enumerated() {
+                messages.append(.init(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8), id: "dup-\(harness.suffix)-\(index)-\(round)"))
+            }
+        }
+        // Every message twice: the second copies meet dedup records in the batch commit.
+        try await harness.client.send(messages)
+        try await harness.client.send(messages)
+        for counter in counters {
+            #expect(try await harness.client.ask(counter, kind: "get").text == #"{"count":5}"#)
+        }
+        try await harness.cleanUp()
+    }
+
+    @Test("a turn that fails mid-batch is retried in order: the actor's later messages wait for it")
+    func failureKeepsOrder() async throws {
+        let harness = try await RuntimeHarness.start()
+        let probe = try await harness.client.spawn(type: harness.type("probe"), id: "order")
+        var messages: [GreenroomClient.Outgoing] = []
+        for seq in 0..<300 {
+            if seq == 100 {
+                // Fails twice, then succeeds on its third attempt (the harness allows 3).
+                messages.append(.init(to: probe, kind: "fail", payload: Array(#"{"times":2}"#.utf8)))
+            }
+            messages.append(.init(to: probe, kind: "touch", payload: Array(#"{"seq":\#(seq)}"#.utf8)))
+        }
+        // Another probe's message fails 3 times: dead-lettered after 3 attempts
+        // in all, the one made in the batch included.
+        let other = try await harness.client.spawn(type: harness.type("probe"), id: "budget")
+        messages.insert(.init(to: other, kind: "fail", payload: Array(#"{"times":3}"#.utf8)), at: 0)
+        try await harness.client.send(messages)
+        let report = try JSONDecoder().decode(Probe.Report.self, from: Data(try await harness.client.ask(probe, kind: "report").payload))
+        #expect(report.touches == 300)
+        #expect(report.lastSeq == 299)
+        #expect(report.outOfOrder == 0)
+        try await eventually(30, "the message that failed 3 times dead-lettered") {
+            try await harness.client.deadLetters(limit: 10_000, timeout: .milliseconds(300)).contains { $0.target == other.description }
+        }
+        let dead = try await harness.client.deadLetters(limit: 10_000, timeout: .milliseconds(300)).filter { $0.target?.hasPrefix(harness.type("probe")) == true }
+        #expect(dead.count == 1)
+        #expect(dead.first?.attempts == 3)
+        try await harness.cleanUp()
+    }
+
+    @Test("an actor stopped mid-batch: its later messages in the batch are refused, not applied")
+    func stopInsideBatch() async throws {
+        let harness = try await RuntimeHarness.start()
+        let counter = try await harness.client.spawn(type: harness.type("counter"), id: "stopped")
+        var messages: [GreenroomClient.Outgoing] = (0..<50).map { _ in .init(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8)) }
+        messages.append(.init(to: counter, kind: WireFormat.SystemKind.stop))
+        messages += (0..<50).map { _ in .init(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8), id: "after-stop-\(UUID().uuidString)") }
+        try await harness.client.send(messages)
+        let prefix = harness.type("counter") + "/"
+        try await eventually(30, "the 50 adds after the stop dead-lettered") {
+            try await harness.client.deadLetters(limit: 10_000, timeout: .milliseconds(300))
+                .filter { $0.target?.hasPrefix(prefix) == true && $0.messageID?.hasPrefix("after-stop-") == true }.count == 50
+        }
+        #expect(try await harness.client.exists(counter) == false)
+        try await harness.cleanUp()
+    }
+}
