@@ -29,6 +29,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Offered load in messages/s across all publishers (0: as fast as they can), e.g. half the unlimited throughput to measure latency at half load.")
     var rate: Double = 0
     @Flag(name: .customLong("skip-ceiling"), help: "Do not measure the raw broker loop.") var skipCeiling = false
+    @Flag(name: .customLong("skip-topology-ceiling"), help: "Do not also measure the raw loop spread over as many queues as --partitions.")
+    var skipTopologyCeiling = false
     @Flag(name: .customLong("ceiling-only"), help: "Measure only the raw broker loop (for profiling RabbitMQ and the Broker layer).") var ceilingOnly = false
     @Flag(help: "Print JSON.") var json = false
 
@@ -50,9 +52,17 @@ struct Bench: AsyncParsableCommand {
             log.say("measuring the ceiling: \(total) messages published with confirms → consumed → acked through Broker")
             ceiling = try await BrokerCeiling.measure(amqp: amqp, messages: total, publishers: publishers)
         }
+        // The same loop over one queue per partition: what RabbitMQ can do
+        // with the actors' topology, so the report can tell its cost from ours.
+        var topologyCeiling: Double?
+        if !skipCeiling, !skipTopologyCeiling, partitions > 1 {
+            log.say("measuring the ceiling over \(partitions) queues, as many as the partitions")
+            topologyCeiling = try await BrokerCeiling.measure(amqp: amqp, messages: total, publishers: publishers, queues: partitions)
+        }
         if ceilingOnly {
             log.clear()
             print("ceiling (Broker publish+confirm → consume → ack): \(Int(ceiling ?? 0).formattedWithSeparators) messages/s")
+            if let topologyCeiling { print("over \(partitions) queues: \(Int(topologyCeiling).formattedWithSeparators) messages/s") }
             return
         }
 
@@ -79,9 +89,14 @@ struct Bench: AsyncParsableCommand {
         let start = clock.now
         let sampleEvery = sampleEvery
         let perActor = messagesPerActor
-        // Paced sending: each publisher keeps to its share of --rate in batches of 50.
-        let batchSize = rate > 0 ? 50 : 500
+        // Paced sending is spread evenly: each publisher sends a small batch
+        // every 5 ms, the publishers staggered across that interval, so the
+        // offered load is smooth. (Batches of 50 from every publisher at the
+        // same instants made bursts of 200 messages that RabbitMQ takes tens
+        // of milliseconds to absorb: latency then measured the bursts.)
         let perPublisherRate = rate / Double(publishers)
+        let tick = 0.02
+        let batchSize = rate > 0 ? max(1, Int((perPublisherRate * tick).rounded())) : 500
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, sender) in senders.enumerated() {
                 let mine = stride(from: index, to: counters.count, by: senders.count).map { counters[$0] }
@@ -105,7 +120,8 @@ struct Bench: AsyncParsableCommand {
                                 try await sender.send(batch)
                                 batch.removeAll(keepingCapacity: true)
                                 if perPublisherRate > 0 {
-                                    try await Task.sleep(until: start + .milliseconds(Int(Double(sequence) / perPublisherRate * 1_000)), clock: clock)
+                                    let due = Double(sequence) / perPublisherRate + tick * Double(index) / Double(senders.count)
+                                    try await Task.sleep(until: start + .microseconds(Int(due * 1_000_000)), clock: clock)
                                 }
                             }
                         }
@@ -128,6 +144,7 @@ struct Bench: AsyncParsableCommand {
         let result = BenchResult(
             actors: actors, messages: total, publishers: publishers, workers: workers,
             throughput: throughput, sendRate: Double(total) / sent.seconds, offeredRate: rate > 0 ? rate : nil, ceiling: ceiling, ratio: ceiling.map { throughput / $0 },
+            partitions: partitions, topologyCeiling: topologyCeiling, topologyRatio: topologyCeiling.map { throughput / $0 },
             latencyMilliseconds: await latencies.percentiles([50, 90, 99, 99.9]), latencySamples: await latencies.count,
             workerCPUSeconds: usage?.map(\.cpuSeconds), workerPeakRSSMegabytes: usage?.map(\.peakRSSMegabytes))
         log.clear()

@@ -1,30 +1,40 @@
 import Broker
 import Foundation
+import Synchronization
 import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// This machine's ceiling: persistent messages published with confirms by
-/// several connections, consumed and acked one by one by another (the way the
-/// worker acks), through the Broker layer — no actors, no Redis.
+/// several connections, consumed and acked one by one (a plain loop) by
+/// another, through the Broker layer — no actors, no Redis. With `queues`
+/// above 1 the messages are spread round robin over that many queues, each
+/// consumed on its own channel: the same fan-out as an actor type's
+/// partition queues, to tell RabbitMQ's cost of the topology from ours.
 enum BrokerCeiling {
-    static func measure(amqp: AMQPConfiguration, messages: Int, publishers: Int) async throws -> Double {
+    static func measure(amqp: AMQPConfiguration, messages: Int, publishers: Int, queues queueCount: Int = 1) async throws -> Double {
         let consumerConnection = try await AMQPConnection.connect(amqp)
-        let channel = try await consumerConnection.openChannel()
         var generator = SystemRandomNumberGenerator()
-        let queue = "greenroom.bench-ceiling.\(String(generator.next() as UInt32, radix: 36))"
-        try await channel.declareQueue(queue, durable: true, autoDelete: true)
-        try await channel.setPrefetch(1_000)
-        let consumer = try await channel.consume(queue: queue)
+        let prefix = "greenroom.bench-ceiling.\(String(generator.next() as UInt32, radix: 36))"
+        let queues = (0..<max(1, queueCount)).map { "\(prefix).\($0)" }
+        let received = Tally()
+        var consumers: [AMQPConsumer] = []
+        for queue in queues {
+            let channel = try await consumerConnection.openChannel()
+            try await channel.declareQueue(queue, durable: true, autoDelete: true)
+            try await channel.setPrefetch(UInt16(max(1, 1_000 / queues.count)))
+            consumers.append(try await channel.consume(queue: queue))
+        }
         let clock = ContinuousClock()
         let start = clock.now
-        let consuming = Task {
-            var received = 0
-            for try await delivery in consumer {
-                channel.ackWithoutWaiting(delivery.deliveryTag)  // as the worker acks
-                received += 1
-                if received == messages { break }
+        let (allReceived, allReceivedContinuation) = AsyncStream<Void>.makeStream()
+        let consuming = consumers.map { consumer in
+            Task {
+                for try await delivery in consumer {
+                    consumer.channel.ackWithoutWaiting(delivery.deliveryTag)
+                    if received.add() == messages { allReceivedContinuation.finish() }
+                }
             }
         }
         let body = Array(#"{"by":1}"#.utf8)
@@ -41,7 +51,7 @@ enum BrokerCeiling {
                         let batch = (0..<count).map { index in
                             AMQPPublication(AMQPMessage(body: body, properties: .init(contentType: "application/json", persistent: true,
                                                                                      messageID: "c\(publisher)-\(sent + index)", type: "add")),
-                                            routingKey: queue, mandatory: true)
+                                            routingKey: queues[(sent + index) % queues.count], mandatory: true)
                         }
                         for result in try await channel.publish(batch) { try result.get() }
                         sent += count
@@ -51,13 +61,21 @@ enum BrokerCeiling {
             }
             try await group.waitForAll()
         }
-        try await consuming.value
+        for await _ in allReceived {}
         let elapsed = clock.now - start
-        try await consumer.cancel()
-        try await channel.deleteQueue(queue)
+        for consumer in consumers { try await consumer.cancel() }
+        for task in consuming { _ = try? await task.value }
+        let cleanup = try await consumerConnection.openChannel()
+        for queue in queues { try await cleanup.deleteQueue(queue) }
         await consumerConnection.close()
         return Double(messages) / elapsed.seconds
     }
+}
+
+/// A count shared by the ceiling's consumers.
+final class Tally: Sendable {
+    private let count = Mutex(0)
+    func add() -> Int { count.withLock { $0 += 1; return $0 } }
 }
 
 /// Latency samples; percentiles by sorting (exact, and cheap at these counts).
@@ -201,6 +219,10 @@ struct BenchResult: Codable {
     var offeredRate: Double?
     var ceiling: Double?
     var ratio: Double?
+    var partitions: Int
+    /// The same raw loop over one queue per partition (the actors' fan-out).
+    var topologyCeiling: Double?
+    var topologyRatio: Double?
     var latencyMilliseconds: [String: Double]
     var latencySamples: Int
     var workerCPUSeconds: [Double]?
@@ -222,6 +244,9 @@ struct BenchResult: Codable {
         ]
         if let ceiling, let ratio {
             lines.append("ceiling (Broker publish+confirm → consume → ack, same run): \(Int(ceiling).formattedWithSeparators) messages/s; ratio \(f(ratio, 2))")
+        }
+        if let topologyCeiling, let topologyRatio {
+            lines.append("the same loop over \(partitions) queues (the partitions' fan-out): \(Int(topologyCeiling).formattedWithSeparators) messages/s; ratio \(f(topologyRatio, 2))")
         }
         let order = ["p50", "p90", "p99", "p99.9"]
         lines.append("send → commit latency (upper bound, \(latencySamples) samples): "
