@@ -53,6 +53,19 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// Sends several commands in one hand-off (written together, one round
+    /// trip) and returns each one's reply or error, in order. Cheaper than
+    /// as many concurrent `send`s: one continuation instead of one per command.
+    public func pipeline(_ commands: [[[UInt8]]]) async throws -> [Result<RedisValue, RedisError>] {
+        guard !commands.isEmpty else { return [] }
+        precondition(commands.allSatisfy { !$0.isEmpty }, "a Redis command needs at least its name")
+        return try await withCheckedThrowingContinuation { continuation in
+            if !jobs.push(.pipeline(commands: commands, continuation: continuation)) {
+                continuation.resume(throwing: RedisError(code: .closed, command: "pipeline", message: "the Redis client was closed"))
+            }
+        }
+    }
+
     /// Sends `command` with `arguments`: `send("HSET", key, "field", 42)`.
     @discardableResult
     public func send(_ command: String, _ arguments: any RedisArgument...) async throws -> RedisValue {

@@ -21,6 +21,7 @@ import Glibc
 final class RedisConnectionCore {
     enum Job: Sendable {
         case command(arguments: [[UInt8]], continuation: CheckedContinuation<RedisValue, any Error>)
+        case pipeline(commands: [[[UInt8]]], continuation: CheckedContinuation<[Result<RedisValue, RedisError>], any Error>)
         case close(CheckedContinuation<Void, Never>)
     }
 
@@ -96,11 +97,16 @@ final class RedisConnectionCore {
                 jobs.wait(timeoutMilliseconds: -1)
                 continue
             }
-            var commands: [(arguments: [[UInt8]], continuation: CheckedContinuation<RedisValue, any Error>)] = []
+            var commands: [(arguments: [[UInt8]], complete: (Result<RedisValue, RedisError>) -> Void)] = []
             for job in batch {
                 switch job {
                 case .command(let arguments, let continuation):
-                    commands.append((arguments, continuation))
+                    commands.append((arguments, { continuation.resume(with: $0.mapError { $0 as any Error }) }))
+                case .pipeline(let pipelined, let continuation):
+                    let results = PipelineResults(count: pipelined.count, continuation: continuation)
+                    for (index, arguments) in pipelined.enumerated() {
+                        commands.append((arguments, { results.set(index, $0) }))
+                    }
                 case .close(let continuation):
                     closed = true
                     defer { continuation.resume() }
@@ -111,12 +117,12 @@ final class RedisConnectionCore {
                 let chunk = commands[start..<min(commands.count, start + maximumBatch)]
                 start += chunk.count
                 if let error = connectIfNeeded() {
-                    for command in chunk { command.continuation.resume(throwing: error) }
+                    for command in chunk { command.complete(.failure(error)) }
                     continue
                 }
                 let results = execute(chunk.map(\.arguments))
                 for (command, result) in zip(chunk, results) {
-                    command.continuation.resume(with: result.mapError { $0 as any Error })
+                    command.complete(result)
                 }
             }
         }
@@ -125,6 +131,7 @@ final class RedisConnectionCore {
         for job in jobs.close() {
             switch job {
             case .command(_, let continuation): continuation.resume(throwing: closedError)
+            case .pipeline(_, let continuation): continuation.resume(throwing: closedError)
             case .close(let continuation): continuation.resume()
             }
         }
@@ -225,5 +232,25 @@ final class RedisConnectionCore {
         default:
             return .null
         }
+    }
+}
+
+/// Gathers a pipeline's replies on the connection thread; resumes the caller
+/// once every command has one.
+private final class PipelineResults {
+    private var results: [Result<RedisValue, RedisError>?]
+    private var remaining: Int
+    private let continuation: CheckedContinuation<[Result<RedisValue, RedisError>], any Error>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<RedisValue, RedisError>], any Error>) {
+        results = Array(repeating: nil, count: count)
+        remaining = count
+        self.continuation = continuation
+    }
+
+    func set(_ index: Int, _ result: Result<RedisValue, RedisError>) {
+        results[index] = result
+        remaining -= 1
+        if remaining == 0 { continuation.resume(returning: results.map { $0! }) }
     }
 }

@@ -8,7 +8,7 @@ public struct HostedType: Sendable {
     let run: @Sendable (_ state: [UInt8], _ message: Message, _ context: TurnContext) async throws -> [UInt8]
     /// Runs several messages for one actor in order, decoding the state once
     /// and encoding it once (see `SequenceOutcome`).
-    let runSequence: @Sendable (_ state: [UInt8], _ turns: [(Message, TurnContext)]) async -> SequenceOutcome
+    let runSequence: @Sendable (_ state: [UInt8], _ decoded: (any Sendable)?, _ turns: [(Message, TurnContext)]) async -> SequenceOutcome
     /// Checks and normalizes a state given at spawn time.
     let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
     public var retry: RetryPolicy
@@ -24,12 +24,16 @@ public struct HostedType: Sendable {
             try await behavior.handle(message, state: &state, context: context)
             return try TurnContext.encode(state)
         }
-        runSequence = { stateBytes, turns in
+        runSequence = { stateBytes, decoded, turns in
             var state: B.State
-            do {
-                state = try Self.decodeState(B.State.self, from: stateBytes)
-            } catch {
-                return SequenceOutcome(completed: 0, state: nil, failure: error)
+            if let cached = decoded as? B.State {
+                state = cached
+            } else {
+                do {
+                    state = try Self.decodeState(B.State.self, from: stateBytes)
+                } catch {
+                    return SequenceOutcome(completed: 0, state: nil, failure: error)
+                }
             }
             var completed = 0
             var failure: (any Error)?
@@ -48,7 +52,7 @@ public struct HostedType: Sendable {
             }
             guard completed > 0 else { return SequenceOutcome(completed: 0, state: nil, failure: failure) }
             do {
-                return SequenceOutcome(completed: completed, state: try TurnContext.encode(state), failure: failure)
+                return SequenceOutcome(completed: completed, state: try TurnContext.encode(state), decoded: state, failure: failure)
             } catch {
                 return SequenceOutcome(completed: 0, state: nil, failure: error)
             }
@@ -81,6 +85,8 @@ public struct HostedType: Sendable {
 struct SequenceOutcome: Sendable {
     var completed: Int
     var state: [UInt8]?
+    /// `state` as the behaviour's value, for the activation cache.
+    var decoded: (any Sendable)?
     var failure: (any Error)?
 }
 

@@ -63,6 +63,7 @@ extension TurnRunner {
         var groups: [BatchCommitScript.Group] = []
         var groupItems: [[BatchItem]] = []
         var groupOutboxes: [[OutgoingMessage]] = []
+        var groupDecoded: [(any Sendable)?] = []
         var deferred: [Deferred] = []
         for address in order {
             let mine = byActor[address]!
@@ -72,7 +73,7 @@ extension TurnRunner {
                 continue
             }
             let contexts = mine.map { TurnContext(address: address, parent: record.parent, message: $0.envelope.message, directory: store) }
-            let outcome = await hosted.runSequence(record.state, Array(zip(mine.map(\.envelope.message), contexts)))
+            let outcome = await hosted.runSequence(record.state, record.decoded, Array(zip(mine.map(\.envelope.message), contexts)))
             let done = outcome.completed
             if done < mine.count {
                 var prior: PriorFailure?
@@ -108,6 +109,7 @@ extension TurnRunner {
                 children: children, turns: turns))
             groupItems.append(Array(mine[..<done]))
             groupOutboxes.append(outboxes)
+            groupDecoded.append(outcome.decoded)
         }
 
         var committed: [UInt64] = []
@@ -135,6 +137,7 @@ extension TurnRunner {
                         var record = records[group.address]!
                         record.version = version
                         record.state = group.state
+                        record.decoded = groupDecoded[index]
                         cache.put(group.address, record)
                     }
                     committed += groupItems[index].map(\.delivery.deliveryTag)
@@ -150,7 +153,7 @@ extension TurnRunner {
     }
 
     /// The records of `addresses`: cached ones from memory, the rest loaded
-    /// from Redis concurrently (so pipelined on the one connection).
+    /// from Redis in one pipelined round trip.
     private func activate(_ addresses: [ActorAddress], partition: Int) async throws -> [ActorAddress: ActorRecord] {
         var records: [ActorAddress: ActorRecord] = [:]
         var missing: [ActorAddress] = []
@@ -160,12 +163,8 @@ extension TurnRunner {
             }
         }
         guard !missing.isEmpty else { return records }
-        let store = store
-        try await withThrowingTaskGroup(of: (ActorAddress, ActorRecord).self) { group in
-            for address in missing {
-                group.addTask { (address, try await store.load(address, partition: partition)) }
-            }
-            for try await (address, record) in group { records[address] = record }
+        for (address, record) in zip(missing, try await store.load(missing, partition: partition)) {
+            records[address] = record
         }
         return records
     }

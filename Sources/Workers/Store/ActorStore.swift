@@ -47,7 +47,19 @@ final class ActorStore: ActorDirectory, Sendable {
     // MARK: - Actors
 
     func load(_ address: ActorAddress, partition: Int) async throws -> ActorRecord {
-        let reply = try await redis.send("HMGET", RedisLayout.actor(address, partition: partition), "status", "parent", "version", "state")
+        Self.record(from: try await redis.send(arguments: Self.loadCommand(address, partition: partition)))
+    }
+
+    /// Loads many actors of one partition in one pipelined round trip.
+    func load(_ addresses: [ActorAddress], partition: Int) async throws -> [ActorRecord] {
+        try await redis.pipeline(addresses.map { Self.loadCommand($0, partition: partition) }).map { Self.record(from: try $0.get()) }
+    }
+
+    private static func loadCommand(_ address: ActorAddress, partition: Int) -> [[UInt8]] {
+        ["HMGET", RedisLayout.actor(address, partition: partition), "status", "parent", "version", "state"].map(\.redisBytes)
+    }
+
+    private static func record(from reply: RedisValue) -> ActorRecord {
         guard let fields = reply.array, fields.count == 4, let version = fields[2].integer, version > 0 else {
             return .missing
         }
