@@ -3,6 +3,25 @@ import Testing
 
 @Suite("Redis against a real server")
 struct RedisClientTests {
+    @Test("a pipeline returns each command's reply in order, an error reply only for its own command")
+    func explicitPipeline() async throws {
+        let redis = try await TestServers.redis()
+        let key = TestServers.unique("explicit-pipeline")
+        let commands: [[[UInt8]]] = [
+            ["SET", key, "1"], ["INCR", key], ["HGET", key, "field"], ["GET", key], ["DEL", key],
+        ].map { $0.map { Array($0.utf8) } }
+        let results = try await redis.pipeline(commands)
+        #expect(results.count == 5)
+        #expect(try results[0].get().string == "OK")
+        #expect(try results[1].get().integer == 2)
+        // HGET on a string key is a WRONGTYPE error: that command fails alone.
+        #expect(throws: RedisError.self) { try results[2].get() }
+        #expect(try results[3].get().string == "2")
+        #expect(try results[4].get().integer == 1)
+        #expect(try await redis.pipeline([]).isEmpty)
+        await redis.close()
+    }
+
     @Test("10,000 commands from 100 concurrent tasks on one connection each get their own reply")
     func concurrentPipelining() async throws {
         let redis = try await TestServers.redis()
