@@ -18,6 +18,9 @@ struct BenchSmokeTests {
         #expect(result["messages"] as? Int == 100)
         #expect((result["throughput"] as? Double ?? 0) > 0)
         #expect((result["ceiling"] as? Double ?? 0) > 0)
+        // The same loop over the 16 partitions' worth of queues.
+        #expect((result["topologyCeiling"] as? Double ?? 0) > 0)
+        #expect(result["partitions"] as? Int == 16)
         // Each of the 4 publishers sends 25 messages and samples every 10th: 2 each.
         #expect((result["latencySamples"] as? Int ?? 0) == 8)
         #expect((result["workerPeakRSSMegabytes"] as? [Double])?.first ?? 0 > 0)
