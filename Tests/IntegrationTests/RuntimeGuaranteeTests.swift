@@ -55,10 +55,10 @@ struct RuntimeGuaranteeTests {
         }
         for probe in probes {
             try await eventually(120, "200 touches on \(probe)") {
-                let reply = try await harness.client.ask(probe, kind: "report")
+                let reply = try await harness.client.ask(probe, kind: "report", timeout: .seconds(60))
                 return try JSONDecoder().decode(Probe.Report.self, from: Data(reply.payload)).touches == 200
             }
-            let report = try JSONDecoder().decode(Probe.Report.self, from: Data(try await harness.client.ask(probe, kind: "report").payload))
+            let report = try JSONDecoder().decode(Probe.Report.self, from: Data(try await harness.client.ask(probe, kind: "report", timeout: .seconds(60)).payload))
             #expect(report.overlaps == 0)
             #expect(report.outOfOrder == 0)
             #expect(report.lastSeq == 199)
@@ -94,7 +94,7 @@ struct RuntimeGuaranteeTests {
         for account in accounts {
             try await harness.client.spawn(type: type, id: account.id, state: Array(#"{"balance":1000}"#.utf8))
         }
-        let overdraft = try await harness.client.ask(accounts[0], kind: "withdraw", payload: Array(#"{"amount":5000}"#.utf8))
+        let overdraft = try await harness.client.ask(accounts[0], kind: "withdraw", payload: Array(#"{"amount":5000}"#.utf8), timeout: .seconds(60))
         #expect(try JSONDecoder().decode(Account.Outcome.self, from: Data(overdraft.payload)) == Account.Outcome(ok: false, balance: 1000, reason: "insufficient funds"))
 
         var generator = SystemRandomNumberGenerator()
@@ -132,13 +132,13 @@ struct RuntimeGuaranteeTests {
         try await harness.client.send(to: root, kind: "grow", payload: Array(#"{"depth":2,"fanout":3}"#.utf8))
         try await eventually(60, "13 tree nodes") { try await harness.client.find(type: type).count == 13 }
         #expect(try await harness.client.children(of: root).map(\.id) == ["root.0", "root.1", "root.2"])
-        let count = try await harness.client.ask(try ActorAddress(type: type, id: "root.1"), kind: "count")
+        let count = try await harness.client.ask(try ActorAddress(type: type, id: "root.1"), kind: "count", timeout: .seconds(60))
         #expect(count.text == #"{"children":3}"#)
 
         try await harness.client.stop(root)
         try await eventually(60, "the whole tree stopped") { try await harness.client.find(type: type).isEmpty }
         await #expect(throws: ActorNotFound.self) { _ = try await harness.client.state(of: root) }
-        let again = await #expect(throws: AskFailed.self) { _ = try await harness.client.ask(root, kind: "count") }
+        let again = await #expect(throws: AskFailed.self) { _ = try await harness.client.ask(root, kind: "count", timeout: .seconds(60)) }
         #expect(again?.reason.contains("does not exist") == true)
         try await harness.cleanUp()
     }
@@ -165,11 +165,11 @@ struct RuntimeGuaranteeTests {
         #expect(dead.first?.reason.contains("probe failure on attempt 3") == true)
 
         try await eventually(30, "the parent heard child-failed") {
-            let report = try JSONDecoder().decode(Probe.Report.self, from: Data(try await harness.client.ask(parent, kind: "report").payload))
+            let report = try JSONDecoder().decode(Probe.Report.self, from: Data(try await harness.client.ask(parent, kind: "report", timeout: .seconds(60)).payload))
             return report.childFailures == 1
         }
         // The child went on: the touch after the failures was handled.
-        let kidReport = try JSONDecoder().decode(Probe.Report.self, from: Data(try await harness.client.ask(kid, kind: "report").payload))
+        let kidReport = try JSONDecoder().decode(Probe.Report.self, from: Data(try await harness.client.ask(kid, kind: "report", timeout: .seconds(60)).payload))
         #expect(kidReport.touches == 1)
         try await harness.cleanUp()
     }

@@ -53,27 +53,41 @@ extension TurnRunner {
     func runBatch(_ items: [BatchItem], type: String, partition: Int, epoch: String) async throws -> BatchResult {
         var order: [ActorAddress] = []
         var byActor: [ActorAddress: [BatchItem]] = [:]
+        var deferred: [Deferred] = []
+        // A message id seen twice in one batch: the second copy must find the
+        // first one's dedup record, so it (and its actor's later messages)
+        // waits for this commit, on the one-message path.
+        var ids = Set<String>()
+        var cut = Set<ActorAddress>()
         for item in items {
             let address = item.envelope.target
+            if cut.contains(address) || !ids.insert(item.envelope.message.id).inserted {
+                cut.insert(address)
+                deferred.append(Deferred(item: item, prior: nil))
+                continue
+            }
             if byActor[address] == nil { order.append(address) }
             byActor[address, default: []].append(item)
         }
         let records = try await activate(order, partition: partition)
 
+        var runnable: [ActorAddress] = []
+        for address in order {
+            if records[address]!.isActive, types[address.type] != nil {
+                runnable.append(address)
+            } else {
+                deferred += byActor[address]!.map { Deferred(item: $0, prior: nil) }
+            }
+        }
+        let ran = await runActors(runnable, byActor: byActor, records: records)
+
         var groups: [BatchCommitScript.Group] = []
         var groupItems: [[BatchItem]] = []
         var groupOutboxes: [[OutgoingMessage]] = []
         var groupDecoded: [(any Sendable)?] = []
-        var deferred: [Deferred] = []
-        for address in order {
+        for (address, (contexts, outcome)) in zip(runnable, ran) {
             let mine = byActor[address]!
             let record = records[address]!
-            guard record.isActive, let hosted = types[address.type] else {
-                deferred += mine.map { Deferred(item: $0, prior: nil) }
-                continue
-            }
-            let contexts = mine.map { TurnContext(address: address, parent: record.parent, message: $0.envelope.message, directory: store) }
-            let outcome = await hosted.runSequence(record.state, record.decoded, Array(zip(mine.map(\.envelope.message), contexts)))
             let done = outcome.completed
             if done < mine.count {
                 var prior: PriorFailure?
@@ -152,6 +166,31 @@ extension TurnRunner {
         return .done(committed: committed, deferred: deferred)
     }
 
+    /// Runs each actor's messages in order on its state; different actors
+    /// concurrently, so a handler that waits (on I/O, a timer) holds up only
+    /// its own actor, as on the one-message path. Results in `addresses` order.
+    private func runActors(_ addresses: [ActorAddress], byActor: [ActorAddress: [BatchItem]], records: [ActorAddress: ActorRecord]) async
+        -> [([TurnContext], SequenceOutcome)] {
+        let store = store
+        let types = types
+        func run(_ address: ActorAddress) async -> ([TurnContext], SequenceOutcome) {
+            let mine = byActor[address]!
+            let record = records[address]!
+            let contexts = mine.map { TurnContext(address: address, parent: record.parent, message: $0.envelope.message, directory: store) }
+            let outcome = await types[address.type]!.runSequence(record.state, record.decoded, Array(zip(mine.map(\.envelope.message), contexts)))
+            return (contexts, outcome)
+        }
+        guard addresses.count > 1 else { return await addresses.asyncMapInOrder(run) }
+        return await withTaskGroup(of: (Int, [TurnContext], SequenceOutcome).self) { group in
+            for (index, address) in addresses.enumerated() {
+                group.addTask { let (contexts, outcome) = await run(address); return (index, contexts, outcome) }
+            }
+            var results = [([TurnContext], SequenceOutcome)?](repeating: nil, count: addresses.count)
+            for await (index, contexts, outcome) in group { results[index] = (contexts, outcome) }
+            return results.map { $0! }
+        }
+    }
+
     /// The records of `addresses`: cached ones from memory, the rest loaded
     /// from Redis in one pipelined round trip.
     private func activate(_ addresses: [ActorAddress], partition: Int) async throws -> [ActorAddress: ActorRecord] {
@@ -167,5 +206,14 @@ extension TurnRunner {
             records[address] = record
         }
         return records
+    }
+}
+
+private extension Array {
+    func asyncMapInOrder<T>(_ transform: (Element) async -> T) async -> [T] {
+        var results: [T] = []
+        results.reserveCapacity(count)
+        for element in self { results.append(await transform(element)) }
+        return results
     }
 }
