@@ -90,10 +90,13 @@ struct Bench: AsyncParsableCommand {
         let sampleEvery = sampleEvery
         let perActor = messagesPerActor
         // Paced sending is spread evenly: each publisher sends a small batch
-        // every 5 ms, the publishers staggered across that interval, so the
+        // every 20 ms, the publishers staggered across that interval, so the
         // offered load is smooth. (Batches of 50 from every publisher at the
         // same instants made bursts of 200 messages that RabbitMQ takes tens
-        // of milliseconds to absorb: latency then measured the bursts.)
+        // of milliseconds to absorb: latency then measured the bursts.) And it
+        // is open loop: a batch goes out on schedule without waiting for the
+        // previous one's confirms, so a slow moment is measured as latency
+        // instead of silently lowering the offered load.
         let perPublisherRate = rate / Double(publishers)
         let tick = 0.02
         let batchSize = rate > 0 ? max(1, Int((perPublisherRate * tick).rounded())) : 500
@@ -102,6 +105,7 @@ struct Bench: AsyncParsableCommand {
                 let mine = stride(from: index, to: counters.count, by: senders.count).map { counters[$0] }
                 group.addTask {
                     var sequence = 0
+                    var scheduled: [Task<Void, any Error>] = []
                     for _ in 0..<perActor {
                         var batch: [GreenroomClient.Outgoing] = []
                         for counter in mine {
@@ -117,16 +121,20 @@ struct Bench: AsyncParsableCommand {
                                 batch.append(.init(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8)))
                             }
                             if batch.count == batchSize {
-                                try await sender.send(batch)
-                                batch.removeAll(keepingCapacity: true)
                                 if perPublisherRate > 0 {
                                     let due = Double(sequence) / perPublisherRate + tick * Double(index) / Double(senders.count)
                                     try await Task.sleep(until: start + .microseconds(Int(due * 1_000_000)), clock: clock)
+                                    let out = batch
+                                    scheduled.append(Task { try await sender.send(out) })
+                                } else {
+                                    try await sender.send(batch)
                                 }
+                                batch.removeAll(keepingCapacity: true)
                             }
                         }
                         if !batch.isEmpty { try await sender.send(batch) }
                     }
+                    for send in scheduled { try await send.value }
                 }
             }
             try await group.waitForAll()
