@@ -45,10 +45,10 @@ struct FleetTests {
         workers.append(try await fleet.startWorker("w4", leaseSeconds: 3))
         let afterJoin = try await waitForFullOwnership(fleet, "counter", workers: 4)
         print("full ownership after a join: \(afterJoin)")
-        workers[0].stop(SIGKILL)
+        await workers[0].terminate(SIGKILL)
         let afterKill = try await waitForFullOwnership(fleet, "counter", workers: 3)
         print("full ownership after a SIGKILL: \(afterKill)")
-        #expect(workers[1].stop(SIGTERM) == 0)
+        #expect(await workers[1].terminate(SIGTERM) == 0)
         let afterStop = try await waitForFullOwnership(fleet, "counter", workers: 2)
         print("full ownership after a SIGTERM: \(afterStop)")
         try await sending.value

@@ -105,6 +105,15 @@ final class ChildProcess: @unchecked Sendable {
         return exitStatus
     }
 
+    /// Sends `signal` and awaits the exit without blocking a thread of the
+    /// cooperative pool (a graceful worker stop can take seconds; blocking
+    /// there starves every in-process worker of the test run).
+    @discardableResult
+    func terminate(_ signal: Int32 = SIGTERM) async -> Int32? {
+        if !reaped { kill(pid, signal) }
+        return await exited()
+    }
+
     /// Waits for the exit in a detached thread, so a task can await it with a timeout.
     func exited() async -> Int32? {
         await withCheckedContinuation { continuation in

@@ -84,7 +84,8 @@ struct ProcessFleet {
     }
 
     func finish(stopping workers: [ChildProcess]) async throws -> [Int32?] {
-        let statuses = workers.map { $0.stop(SIGTERM) }
+        var statuses: [Int32?] = []
+        for worker in workers { statuses.append(await worker.terminate(SIGTERM)) }
         await client.close()
         try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix))
         return statuses

@@ -68,7 +68,7 @@ struct WorkerProcessTests {
                 .init(to: $0, kind: "touch", payload: Array(#"{"seq":\#(seq),"pauseMicroseconds":20000}"#.utf8), spawnIfMissing: true)
             })
         }
-        let status = try await within(60, "the graceful stop") { first.stop(SIGTERM) }
+        let status = try await within(60, "the graceful stop") { await first.terminate(SIGTERM) }
         #expect(status == 0)
 
         let second = try await fleet.startWorker("b")

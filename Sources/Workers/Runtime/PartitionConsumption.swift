@@ -17,6 +17,9 @@ extension WorkerRuntime {
         let partitions = configuration.partitions
         do {
             for try await deliveries in consumer.batches {
+                // The partition was lost and its channel closed: the broker
+                // requeued these for the new owner.
+                if consumer.channel.closedBecause != nil { break }
                 var batch: [TurnRunner.BatchItem] = []
                 var later: [TurnRunner.Deferred] = []
                 var diverted = Set<ActorAddress>()

@@ -110,12 +110,20 @@ final class PartitionOwnership: Sendable {
 
     func reconcile() async throws {
         let live = try await membership.heartbeat(settings.me, ttlMilliseconds: settings.leaseMilliseconds)
-        for type in settings.types {
-            let candidates = live.filter { $0.types.contains(type) }.map(\.id)
-            let owners = Rendezvous.assignments(type: type, partitions: settings.partitions, among: candidates)
-            for partition in 0..<settings.partitions {
-                try await reconcile(type: type, partition: partition, desired: owners[partition])
+        // Every partition at once: one after another, a pass over many types
+        // and partitions (each new one opens a channel and a consumer) could
+        // outlast the lease TTL on a loaded host, and the leases taken first
+        // would expire before the pass ended.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for type in settings.types {
+                let candidates = live.filter { $0.types.contains(type) }.map(\.id)
+                let owners = Rendezvous.assignments(type: type, partitions: settings.partitions, among: candidates)
+                for partition in 0..<settings.partitions {
+                    let desired = owners[partition]
+                    group.addTask { try await self.reconcile(type: type, partition: partition, desired: desired) }
+                }
             }
+            try await group.waitForAll()
         }
     }
 
@@ -180,7 +188,10 @@ final class PartitionOwnership: Sendable {
     }
 
     /// Drops a partition at once: the lease is gone (or the commit check said
-    /// so). Turns still running there will be refused at commit and requeued.
+    /// so). Its channel is closed rather than its consumer cancelled: the
+    /// broker then requeues everything unacked *before* the next consumer of
+    /// the queue becomes active, so the new owner sees the messages in their
+    /// order. Turns still running here are refused at commit.
     func lose(_ key: String, reason: String) {
         guard let run = state.withLock({ state -> PartitionRun? in
             state.renewedAt[key] = nil
@@ -189,7 +200,7 @@ final class PartitionOwnership: Sendable {
         logger.warning("lost partition", metadata: [
             "partition": "\(Topology.partitionQueue(type: run.type, partition: run.partition))", "epoch": "\(run.epoch)", "reason": "\(reason)",
         ])
-        Task { try? await run.consumer.cancel() }
+        Task { try? await run.consumer.channel.close() }
     }
 
     /// Without Redis no lease can be renewed; once one's TTL has passed,
