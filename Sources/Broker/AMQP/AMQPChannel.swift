@@ -172,7 +172,7 @@ public final class AMQPChannel: Sendable {
             case .failure(let error): continuation.resume(throwing: error); return
             case .success(let open): channel = open
             }
-            let collector = PublishResults(count: publications.count, continuation: continuation)
+            let collector = ResultGatherer(count: publications.count, continuation: continuation)
             for (index, publication) in publications.enumerated() {
                 let arena = CArena()
                 var properties = arena.properties(publication.message.properties)
@@ -281,12 +281,7 @@ public final class AMQPChannel: Sendable {
     /// With `multiple`, every unacked delivery up to `deliveryTag` is acked
     /// by the one frame (`deliveryTag` itself must still be unacked).
     public func ackWithoutWaiting(_ deliveryTag: UInt64, multiple: Bool = false) {
-        let (number, ended) = (number, ended)
-        connection.submit { core in
-            guard case .success = core.channel(number, ended, for: "acknowledging") else { return }
-            let status = amqp_basic_ack(core.state, number, deliveryTag, flag(multiple))
-            if status != AMQP_STATUS_OK.rawValue { core.failWrite(status, operation: "acknowledging delivery \(deliveryTag)") }
-        }
+        acknowledgeWithoutWaiting([.ack(deliveryTag, multiple: multiple)])
     }
 
     /// One acknowledgement frame, for `acknowledgeWithoutWaiting(_:)`.
@@ -423,27 +418,6 @@ public struct AMQPPublication: Sendable {
         self.exchange = exchange
         self.routingKey = routingKey
         self.mandatory = mandatory
-    }
-}
-
-/// Gathers per-message results on the connection thread and resumes the
-/// caller once every message has one.
-private final class PublishResults {
-    private var results: [Result<Void, AMQPError>?]
-    private var remaining: Int
-    private let continuation: CheckedContinuation<[Result<Void, AMQPError>], any Error>
-
-    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], any Error>) {
-        results = Array(repeating: nil, count: count)
-        remaining = count
-        self.continuation = continuation
-    }
-
-    func set(_ index: Int, _ result: Result<Void, AMQPError>) {
-        guard results[index] == nil else { return }
-        results[index] = result
-        remaining -= 1
-        if remaining == 0 { continuation.resume(returning: results.map { $0! }) }
     }
 }
 

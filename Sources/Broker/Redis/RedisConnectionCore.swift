@@ -103,7 +103,7 @@ final class RedisConnectionCore {
                 case .command(let arguments, let continuation):
                     commands.append((arguments, { continuation.resume(with: $0.mapError { $0 as any Error }) }))
                 case .pipeline(let pipelined, let continuation):
-                    let results = PipelineResults(count: pipelined.count, continuation: continuation)
+                    let results = ResultGatherer(count: pipelined.count, continuation: continuation)
                     for (index, arguments) in pipelined.enumerated() {
                         commands.append((arguments, { results.set(index, $0) }))
                     }
@@ -232,25 +232,5 @@ final class RedisConnectionCore {
         default:
             return .null
         }
-    }
-}
-
-/// Gathers a pipeline's replies on the connection thread; resumes the caller
-/// once every command has one.
-private final class PipelineResults {
-    private var results: [Result<RedisValue, RedisError>?]
-    private var remaining: Int
-    private let continuation: CheckedContinuation<[Result<RedisValue, RedisError>], any Error>
-
-    init(count: Int, continuation: CheckedContinuation<[Result<RedisValue, RedisError>], any Error>) {
-        results = Array(repeating: nil, count: count)
-        remaining = count
-        self.continuation = continuation
-    }
-
-    func set(_ index: Int, _ result: Result<RedisValue, RedisError>) {
-        results[index] = result
-        remaining -= 1
-        if remaining == 0 { continuation.resume(returning: results.map { $0! }) }
     }
 }
