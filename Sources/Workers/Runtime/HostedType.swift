@@ -5,7 +5,6 @@ import Foundation
 public struct HostedType: Sendable {
     public private(set) var typeName: String
     let initialState: @Sendable () throws -> [UInt8]
-    let run: @Sendable (_ state: [UInt8], _ message: Message, _ context: TurnContext) async throws -> [UInt8]
     /// Runs several messages for one actor in order, decoding the state once
     /// and encoding it once (see `SequenceOutcome`).
     let runSequence: @Sendable (_ state: [UInt8], _ decoded: (any Sendable)?, _ turns: [(Message, TurnContext)]) async -> SequenceOutcome
@@ -19,11 +18,6 @@ public struct HostedType: Sendable {
         typeName = name ?? B.typeName
         self.retry = retry
         initialState = { try TurnContext.encode(B.initialState) }
-        run = { stateBytes, message, context in
-            var state = try Self.decodeState(B.State.self, from: stateBytes)
-            try await behavior.handle(message, state: &state, context: context)
-            return try TurnContext.encode(state)
-        }
         runSequence = { stateBytes, decoded, turns in
             var state: B.State
             if let cached = decoded as? B.State {
@@ -60,6 +54,14 @@ public struct HostedType: Sendable {
         validateState = { bytes in
             try TurnContext.encode(try Self.decodeState(B.State.self, from: bytes))
         }
+    }
+
+    /// Runs one message on stored state JSON; returns the new state JSON, or
+    /// throws what decoding, the handler or encoding threw.
+    func run(_ state: [UInt8], _ message: Message, _ context: TurnContext) async throws -> [UInt8] {
+        let outcome = await runSequence(state, nil, [(message, context)])
+        if let failure = outcome.failure { throw failure }
+        return outcome.state!
     }
 
     /// The same behaviour hosted under another type name.
