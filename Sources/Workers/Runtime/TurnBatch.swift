@@ -108,11 +108,7 @@ extension TurnRunner {
                 let message = mine[index].envelope.message
                 if effects.stopSelf {
                     stopped = true
-                    for child in try await store.children(of: address) {
-                        effects.outbox.append(OutgoingMessage(
-                            destination: .actor(child), kind: WireFormat.SystemKind.stop, payload: Array("{}".utf8),
-                            id: "\(message.id)/\(effects.outbox.count)", from: address))
-                    }
+                    try await addChildStops(to: &effects, of: address, messageID: message.id)
                 }
                 turns.append((message.id, try Self.encodeOutbox(effects.outbox)))
                 outboxes += effects.outbox
@@ -180,7 +176,7 @@ extension TurnRunner {
             let outcome = await types[address.type]!.runSequence(record.state, record.decoded, Array(zip(mine.map(\.envelope.message), contexts)))
             return (contexts, outcome)
         }
-        guard addresses.count > 1 else { return await addresses.asyncMapInOrder(run) }
+        guard addresses.count > 1 else { return addresses.isEmpty ? [] : [await run(addresses[0])] }
         return await withTaskGroup(of: (Int, [TurnContext], SequenceOutcome).self) { group in
             for (index, address) in addresses.enumerated() {
                 group.addTask { let (contexts, outcome) = await run(address); return (index, contexts, outcome) }
@@ -206,14 +202,5 @@ extension TurnRunner {
             records[address] = record
         }
         return records
-    }
-}
-
-private extension Array {
-    func asyncMapInOrder<T>(_ transform: (Element) async -> T) async -> [T] {
-        var results: [T] = []
-        results.reserveCapacity(count)
-        for element in self { results.append(await transform(element)) }
-        return results
     }
 }

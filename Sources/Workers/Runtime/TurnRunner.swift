@@ -146,11 +146,7 @@ final class TurnRunner: Sendable {
 
         if effects.stopSelf {
             newStatus = .stopped
-            for child in try await store.children(of: address) {
-                effects.outbox.append(OutgoingMessage(
-                    destination: .actor(child), kind: WireFormat.SystemKind.stop, payload: Array("{}".utf8),
-                    id: "\(message.id)/\(effects.outbox.count)", from: address))
-            }
+            try await addChildStops(to: &effects, of: address, messageID: message.id)
         }
 
         let outbox = try Self.encodeOutbox(effects.outbox)
@@ -184,6 +180,16 @@ final class TurnRunner: Sendable {
             return .disposition(.fenced)
         case .versionMoved:
             return .stale
+        }
+    }
+
+    /// A turn that stops its actor also stops its live children: a
+    /// `greenroom.stop` to each, in the turn's outbox.
+    func addChildStops(to effects: inout TurnEffects, of address: ActorAddress, messageID: String) async throws {
+        for child in try await store.children(of: address) {
+            effects.outbox.append(OutgoingMessage(
+                destination: .actor(child), kind: WireFormat.SystemKind.stop, payload: Array("{}".utf8),
+                id: "\(messageID)/\(effects.outbox.count)", from: address))
         }
     }
 
