@@ -61,7 +61,7 @@ extension WorkerRuntime {
 
     /// Runs one batch; returns what it leaves to the one-message path.
     func runBatch(_ batch: [TurnRunner.BatchItem], type: String, partition: Int, epoch: String, key: String,
-                          runner: TurnRunner, acks: ChannelAcknowledger) async -> [TurnRunner.Deferred] {
+                  runner: TurnRunner, acks: ChannelAcknowledger) async -> [TurnRunner.Deferred] {
         do {
             switch try await runner.runBatch(batch, type: type, partition: partition, epoch: epoch) {
             case .done(let committed, let deferred):
@@ -69,16 +69,13 @@ extension WorkerRuntime {
                 acks.finish(committed)
                 return deferred
             case .fenced:
-                for item in batch { acks.nack(item.delivery.deliveryTag, requeue: true) }
-                state.withLock { $0.ownership }?.lose(key, reason: "a commit was refused: a newer owner holds the partition")
+                handBackFenced(batch.map(\.delivery.deliveryTag), key: key, acks: acks)
                 return []
             }
         } catch {
             logger.error("a batch of turns could not finish; its messages will be redelivered",
                          metadata: ["messages": "\(batch.count)", "partition": "\(key)", "error": "\(error)"])
-            await backOffAfterInfrastructureFailure()
-            for item in batch { acks.nack(item.delivery.deliveryTag, requeue: true) }
-            failIfPublishingIsGone(error)
+            await handBack(batch.map(\.delivery.deliveryTag), after: error, acks: acks)
             return []
         }
     }
@@ -94,34 +91,36 @@ extension WorkerRuntime {
                 // Not awaited: a lost ack only means a redelivery, which the dedup record absorbs.
                 acks.finish(delivery.deliveryTag)
             case .fenced:
-                // Another worker owns the partition now: hand the message back, stop consuming.
-                acks.nack(delivery.deliveryTag, requeue: true)
-                state.withLock { $0.ownership }?.lose(key, reason: "a commit was refused: a newer owner holds the partition")
+                handBackFenced([delivery.deliveryTag], key: key, acks: acks)
             }
         } catch {
             // Redis or RabbitMQ failed mid-turn. Nothing is acked, so the broker
             // redelivers the message; the dedup record makes that safe.
             logger.error("turn could not finish; the message will be redelivered",
                          metadata: ["actor": "\(envelope.target)", "message": "\(envelope.message.id)", "error": "\(error)"])
-            await backOffAfterInfrastructureFailure()
-            acks.nack(delivery.deliveryTag, requeue: true)
-            failIfPublishingIsGone(error)
+            await handBack([delivery.deliveryTag], after: error, acks: acks)
         }
     }
 
-    /// Pauses before a message that failed on Redis or RabbitMQ goes back to
-    /// the queue: while Redis is down every redelivery fails at once, and
-    /// without a pause that is a hot loop. 50 ms doubling to 2 s.
-    func backOffAfterInfrastructureFailure() async {
+    /// Another worker owns the partition now: hand the messages back for it,
+    /// and stop consuming.
+    private func handBackFenced(_ tags: [UInt64], key: String, acks: ChannelAcknowledger) {
+        for tag in tags { acks.nack(tag, requeue: true) }
+        state.withLock { $0.ownership }?.lose(key, reason: "a commit was refused: a newer owner holds the partition")
+    }
+
+    /// Redis or RabbitMQ failed mid-turn: nothing was acked, so the messages
+    /// go back for redelivery (the dedup record makes that safe) — after a
+    /// pause, since while Redis is down every redelivery fails at once and
+    /// without one that is a hot loop (50 ms doubling to 2 s). A lost
+    /// publishing connection would fail every later turn the same way: stop.
+    private func handBack(_ tags: [UInt64], after error: any Error, acks: ChannelAcknowledger) async {
         let failures = infrastructureFailures.withLock { count in
             count += 1
             return count
         }
         try? await Task.sleep(for: .milliseconds(min(2_000, 25 << min(failures, 7))))
-    }
-
-    /// A lost publishing connection fails every later turn the same way: stop.
-    func failIfPublishingIsGone(_ error: any Error) {
+        for tag in tags { acks.nack(tag, requeue: true) }
         if let amqp = error as? AMQPError, amqp.code == .connectionClosed || amqp.code == .channelClosed {
             fail(amqp)
         }
