@@ -5,6 +5,11 @@
 // Dependencies are kept lean because CI builds from a fresh clone on two cores:
 // - swift-log: the logging API every server-side Swift library speaks.
 // - swift-argument-parser: the `enqueue` and `worker` command lines.
+// - swift-service-lifecycle: `WorkerRuntime` is a `Service`, so it runs in an
+//   application's `ServiceGroup` (Hummingbird, Vapor) with graceful shutdown;
+//   the `worker` process uses the same group for SIGTERM/SIGINT. It brings
+//   swift-async-algorithms (and swift-collections): about a minute more of
+//   first build on 2 cores.
 import PackageDescription
 
 let package = Package(
@@ -19,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -44,6 +50,7 @@ let package = Package(
             dependencies: [
                 "Broker",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -53,6 +60,8 @@ let package = Package(
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -66,6 +75,9 @@ let package = Package(
         ),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "WorkersTests", dependencies: ["Broker", "Workers"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Broker", "Workers"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Broker", "Workers",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
     ]
 )

@@ -3,7 +3,8 @@ import Broker
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
+import ServiceLifecycle
+import UnixSignals
 import Workers
 #if canImport(Glibc)
 import Glibc
@@ -58,7 +59,7 @@ struct Worker: AsyncParsableCommand {
     var heartbeat: Double = env("GREENROOM_HEARTBEAT").flatMap { Double($0) } ?? 1
 
     @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
-    var queueType: String = env("GREENROOM_QUEUE_TYPE") ?? "classic"
+    var queueType: QueueType = env("GREENROOM_QUEUE_TYPE").flatMap(QueueType.init(rawValue:)) ?? .classic
 
     @Option(name: .customLong("type-suffix"), help: .init(
         "Host each type as NAME-SUFFIX, isolating tests or staging on a shared broker (GREENROOM_TYPE_SUFFIX).", visibility: .hidden))
@@ -80,6 +81,10 @@ struct Worker: AsyncParsableCommand {
             throw ValidationError("--lease-ttl (\(leaseTTL) s) must be at least twice --heartbeat (\(heartbeat) s), and --heartbeat at least 0.05 s")
         }
         guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
+        guard (1...4096).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 4096, not \(partitions)") }
+        if let text = Self.env("GREENROOM_QUEUE_TYPE"), QueueType(rawValue: text) == nil {
+            throw ValidationError("GREENROOM_QUEUE_TYPE must be classic or quorum, not '\(text)'")
+        }
         if let fault = Self.env("GREENROOM_FAULT"), FaultInjection(specification: fault) == nil {
             throw ValidationError("GREENROOM_FAULT must be after-commit:N or after-publish:N, not '\(fault)'")
         }
@@ -96,25 +101,45 @@ struct Worker: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        let logger = Logger(label: "greenroom.worker")
         let runtime = WorkerRuntime(configuration: .init(
             amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL),
             types: typeNames.compactMap { name in
                 Self.builtIns[name].map { typeSuffix == nil ? $0 : $0.renamed("\(name)-\(typeSuffix!)") }
             }, partitions: partitions, concurrency: concurrency,
             prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations,
-            leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000), fault: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:))))
-        let signals = ShutdownSignals()
-        try await runtime.start()
-        // Whichever comes first: a signal (nil) or an unrecoverable error.
-        let fatal: (any Error)? = await withCheckedContinuation { continuation in
-            let once = ResumeOnce(continuation)
-            Task { await signals.first(); once.resume(nil) }
-            Task { once.resume(await runtime.failure()) }
+            leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000),
+            hooks: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:)).map { [$0] } ?? []),
+            logger: logger)
+        // The first SIGTERM/SIGINT drains the worker gracefully; a second one
+        // cancels it: connections close at once and the broker redelivers
+        // whatever was not acked to the next owner. (A ServiceGroup refuses
+        // one signal for both, so the signals are counted here.)
+        let group = ServiceGroup(configuration: .init(services: [runtime], logger: logger))
+        let running = Task { try await group.run() }
+        let signals = Task {
+            var received = 0
+            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                received += 1
+                if received == 1 {
+                    logger.info("signal received: stopping gracefully (a second one stops at once)", metadata: ["signal": "\(signal)"])
+                    await group.triggerGracefulShutdown()
+                } else {
+                    running.cancel()
+                    return
+                }
+            }
         }
-        await runtime.shutdown()
-        if let fatal {
+        defer { signals.cancel() }
+        do {
+            try await running.value
+        } catch {
+            if runtime.wasAbandoned {
+                FileHandle.standardError.write(Data("second signal: stopped at once; unacked messages go to the next worker\n".utf8))
+                throw ExitCode(130)
+            }
             // A supervisor (systemd, compose `restart:`) starts a fresh worker.
-            throw WorkerFailed(reason: "\(fatal)")
+            throw WorkerFailed(reason: "\(error)")
         }
     }
 
@@ -123,61 +148,9 @@ struct Worker: AsyncParsableCommand {
     }
 }
 
-/// Resumes a continuation with the first value offered; ignores the rest.
-final class ResumeOnce: Sendable {
-    private let continuation: Mutex<CheckedContinuation<(any Error)?, Never>?>
-
-    init(_ continuation: CheckedContinuation<(any Error)?, Never>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    func resume(_ value: (any Error)?) {
-        continuation.withLock { stored in
-            stored?.resume(returning: value)
-            stored = nil
-        }
-    }
-}
+extension QueueType: ExpressibleByArgument {}
 
 struct WorkerFailed: Error, CustomStringConvertible {
     let reason: String
     var description: String { "the worker stopped after an error it cannot recover from: \(reason)" }
-}
-
-/// SIGTERM and SIGINT: the first asks for a graceful stop, the second exits now.
-final class ShutdownSignals: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private let queue = DispatchQueue(label: "greenroom.signals")
-    private var received = 0
-    private var waiter: CheckedContinuation<Void, Never>?
-
-    init() {
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler { [unowned self] in self.handle() }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    private func handle() {
-        received += 1
-        if received > 1 {
-            let message = "second signal: exiting now\n"
-            write(2, message, message.utf8.count)
-            _exit(130)
-        }
-        waiter?.resume()
-        waiter = nil
-    }
-
-    /// Returns when the first signal arrives.
-    func first() async {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                if self.received > 0 { continuation.resume() } else { self.waiter = continuation }
-            }
-        }
-    }
 }

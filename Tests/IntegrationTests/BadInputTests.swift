@@ -16,10 +16,15 @@ struct BadInputTests {
         let amqp = try await TestServers.amqp()
         let channel = try await amqp.openChannel()
         try await channel.enableConfirms()
-        let queue = Topology.partitionQueue(type: harness.type("counter"), partition: 0)
-        func raw(_ body: String, to: String?, kind: String? = "add", id: String? = UUID().uuidString) async throws {
+        let partitions = harness.runtime.configuration.partitions
+        func raw(_ body: String, to: String?, kind: String? = "add", id: String? = UUID().uuidString, misroute: Bool = false) async throws {
             var headers: AMQPTable = [:]
             if let to { headers[WireFormat.toHeader] = .string(to) }
+            // Each to its actor's own partition queue (a readable target), else to partition 0.
+            let home = (to.flatMap { try? ActorAddress(parsing: $0) }).map { PartitionID(of: $0, partitions: partitions) }
+            var partition = home ?? PartitionID(type: harness.type("counter"), index: 0)
+            if misroute { partition = PartitionID(type: partition.type, index: (partition.index + 1) % partitions) }
+            let queue = partition.queue
             try await channel.publish(AMQPMessage(body, properties: .init(contentType: "application/json", headers: headers, persistent: true, messageID: id, type: kind)),
                                       exchange: Topology.actorsExchange, routingKey: queue, mandatory: true)
         }
@@ -35,18 +40,19 @@ struct BadInputTests {
         try await raw(#"{"by":1,"t":"\#(suffix)"}"#, to: counter.description, id: nil)                // no message id
         try await raw(#"{"by":1,"t":"\#(suffix)","pad":"\#(String(repeating: "x", count: WireFormat.defaultMaximumBodyBytes))"}"#,
                       to: counter.description)                                                        // too large
+        try await raw(#"{"by":100}"#, to: counter.description, misroute: true)                       // another partition's queue
         try await harness.client.send(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8))
 
-        let dead = try await harness.takeDeadLetters(9)
+        let dead = try await harness.takeDeadLetters(10)
         let reasons = dead.map(\.reason).sorted()
         for expected in [
             "body is not valid JSON", "unknown message kind 'explode'", "does not decode as Add", "missing header x-greenroom-to",
             "bad header x-greenroom-to", "never-spawned does not exist", "counter-\(suffix)/gone does not exist",
-            "missing message_id", "the limit is \(WireFormat.defaultMaximumBodyBytes)",
+            "missing message_id", "the limit is \(WireFormat.defaultMaximumBodyBytes)", "belongs to \(PartitionID(of: counter, partitions: partitions).queue)",
         ] {
             #expect(reasons.contains { $0.contains(expected) }, "no dead letter says '\(expected)': \(reasons)")
         }
-        #expect(dead.count == 9)
+        #expect(dead.count == 10)
         #expect(try await harness.client.ask(counter, kind: "get").text == #"{"count":2}"#)
         await amqp.close()
         try await harness.cleanUp()

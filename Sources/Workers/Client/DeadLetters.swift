@@ -49,7 +49,7 @@ extension GreenroomClient {
                 message.properties.headers[header] = nil
             }
             try await channel.publish(message, exchange: Topology.actorsExchange,
-                                      routingKey: Topology.partitionQueue(type: target.type, partition: partition), mandatory: true)
+                                      routingKey: partition.routingKey, mandatory: true)
             try await channel.ack(delivery.deliveryTag)
             replayed += 1
         }

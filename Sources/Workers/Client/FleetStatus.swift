@@ -36,9 +36,9 @@ extension GreenroomClient {
         for index in stride(from: 0, to: types.count - 1, by: 2) {
             guard let type = types[index].string, let count = types[index + 1].integer else { continue }
             for partition in 0..<Int(count) {
-                let queue = Topology.partitionQueue(type: type, partition: partition)
-                var entry = FleetStatus.Partition(type: type, partition: partition, queue: queue,
-                                                  owner: try await leases.holder(type: type, partition: partition))
+                let id = PartitionID(type: type, index: partition)
+                let queue = id.queue
+                var entry = FleetStatus.Partition(type: type, partition: partition, queue: queue, owner: try await leases.holder(id))
                 do {
                     let info = try await channel.inspectQueue(queue)
                     entry.depth = info.messageCount

@@ -71,7 +71,7 @@ public final class GreenroomClient: Sendable {
             publications.append(AMQPPublication(
                 FleetPublisher.actorMessage(to: message.to, kind: message.kind, payload: message.payload, id: message.id ?? Self.newID(),
                                             from: nil, spawnIfMissing: message.spawnIfMissing),
-                exchange: Topology.actorsExchange, routingKey: Topology.partitionQueue(type: message.to.type, partition: partition),
+                exchange: Topology.actorsExchange, routingKey: partition.routingKey,
                 mandatory: true))
         }
         for result in try await publishChannel.publish(publications) {
@@ -102,7 +102,7 @@ public final class GreenroomClient: Sendable {
             to: address, kind: kind, payload: payload, id: Self.newID(), from: nil,
             replyTo: AMQPChannel.directReplyTo, correlationID: correlationID)
         let delivery = try await replies.request(
-            AMQPPublication(message, exchange: Topology.actorsExchange, routingKey: Topology.partitionQueue(type: address.type, partition: partition), mandatory: true),
+            AMQPPublication(message, exchange: Topology.actorsExchange, routingKey: partition.routingKey, mandatory: true),
             correlationID: correlationID, timeout: timeout, target: address)
         let reply = Reply(kind: delivery.properties.type ?? "reply", payload: delivery.body)
         if reply.kind == "error" {
@@ -134,7 +134,7 @@ public final class GreenroomClient: Sendable {
 
     /// An actor's committed state (JSON), straight from Redis.
     public func state(of address: ActorAddress) async throws -> [UInt8] {
-        let record = try await store.load(address, partition: try await store.partition(of: address))
+        let record = try await store.load([address], in: try await store.partition(of: address))[0]
         guard record.exists else { throw ActorNotFound(address: address, stopped: false) }
         guard record.isActive else { throw ActorNotFound(address: address, stopped: true) }
         return record.state

@@ -8,8 +8,8 @@ extension GreenroomClient {
         try ActorAddress.validate(type: type)
         if let partitions = try await redis.send("HGET", RedisLayout.types, type).integer {
             let channel = try await amqp.openChannel()
-            for partition in 0..<Int(partitions) {
-                try await channel.deleteQueue(Topology.partitionQueue(type: type, partition: partition))
+            for partition in PartitionID.all(of: type, partitions: Int(partitions)) {
+                try await channel.deleteQueue(partition.queue)
             }
             try await channel.close()
         }

@@ -27,5 +27,8 @@ public enum WireFormat {
         public static let stop = "greenroom.stop"
         /// Sent to a parent when a child's message was dead-lettered after retries.
         public static let childFailed = "child-failed"
+
+        /// Whether `kind` creates or stops its target (not run by the behaviour).
+        public static func isLifecycle(_ kind: String) -> Bool { kind == spawn || kind == stop }
     }
 }

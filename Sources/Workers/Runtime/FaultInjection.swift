@@ -6,7 +6,9 @@ import Synchronization
 /// For crash tests only: kills the process at a chosen point of the Nth turn,
 /// the way a power cut would (no cleanup, no acks). Set with
 /// `GREENROOM_FAULT=after-commit:N` or `after-publish:N`.
-public final class FaultInjection: Sendable {
+///
+/// A `TurnHooks`: install it in `WorkerRuntime.Configuration.hooks`.
+public final class FaultInjection: TurnHooks {
     public enum Point: String, Sendable {
         case afterCommit = "after-commit"
         case afterPublish = "after-publish"
@@ -28,7 +30,15 @@ public final class FaultInjection: Sendable {
         self.init(point: point, turn: turn)
     }
 
-    func trip(_ here: Point) {
+    public func didCommit(_ actor: ActorAddress, turns: Int) {
+        for _ in 0..<turns { trip(.afterCommit) }
+    }
+
+    public func didPublish(_ actor: ActorAddress, turns: Int) {
+        for _ in 0..<turns { trip(.afterPublish) }
+    }
+
+    private func trip(_ here: Point) {
         guard here == point else { return }
         let reached = count.withLock { count in
             count += 1

@@ -43,7 +43,7 @@ final class FleetPublisher: Sendable {
                         Self.actorMessage(to: target, kind: message.kind, payload: message.payload, id: message.id,
                                           from: message.from, spawnIfMissing: message.spawnIfMissing),
                         exchange: Topology.actorsExchange,
-                        routingKey: Topology.partitionQueue(type: target.type, partition: partition), mandatory: true))
+                        routingKey: partition.routingKey, mandatory: true))
                 } catch let error as UnknownActorType {
                     unroutable.append((message, error.description))
                 }

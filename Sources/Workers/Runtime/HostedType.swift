@@ -56,14 +56,6 @@ public struct HostedType: Sendable {
         }
     }
 
-    /// Runs one message on stored state JSON; returns the new state JSON, or
-    /// throws what decoding, the handler or encoding threw.
-    func run(_ state: [UInt8], _ message: Message, _ context: TurnContext) async throws -> [UInt8] {
-        let outcome = await runSequence(state, nil, [(message, context)])
-        if let failure = outcome.failure { throw failure }
-        return outcome.state!
-    }
-
     /// The same behaviour hosted under another type name.
     public func renamed(_ name: String) -> HostedType {
         var copy = self

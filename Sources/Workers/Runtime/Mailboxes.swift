@@ -1,92 +1,65 @@
 import Synchronization
 
-/// Per-actor mailboxes: each actor's messages run strictly one at a time, in
+/// Per-actor mailboxes: each actor's messages run one run at a time, in
 /// arrival order, while different actors run concurrently — at most
-/// `concurrency` turns at once across the worker.
+/// `concurrency` runs at once across the worker. The rules are
+/// `MailboxAdmission`'s; this type adds the lock, the drain tasks and the
+/// permits.
 ///
 /// Swift's `actor` alone would not give this: an actor is re-entrant at every
 /// `await`, so two messages for one Greenroom actor could interleave inside a
-/// handler. Here each non-empty mailbox has a single drain task that awaits
-/// each turn to the end before starting the next.
-///
-/// The bookkeeping is a mutex, not an `actor`: enqueueing and finishing a
-/// turn are a few dictionary operations, and an actor hop for each (several
-/// per message) cost more CPU than the work (see BENCHMARKS.md).
-final class Mailboxes: Sendable {
-    typealias Turn = @Sendable () async -> Void
+/// handler. Here each open mailbox has a single drain task that awaits each
+/// run to its end before taking the next.
+final class Mailboxes<Item: Sendable>: Sendable {
+    typealias Process = @Sendable (_ actor: ActorAddress, _ run: [Item]) async -> Void
 
     private struct State {
-        var pending: [ActorAddress: [Turn]] = [:]
-        var inFlight = 0
+        var admission: MailboxAdmission<Item>
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let permits: TurnPermits
+    private let process: Process
 
-    init(concurrency: Int) {
+    init(concurrency: Int, maximumRun: Int, process: @escaping Process) {
+        state = Mutex(State(admission: MailboxAdmission(maximumRun: maximumRun)))
         permits = TurnPermits(count: concurrency)
+        self.process = process
     }
 
-    /// Queues `turn` behind the actor's earlier ones.
-    func enqueue(_ address: ActorAddress, _ turn: @escaping Turn) {
-        let startDrain = state.withLock { state -> Bool in
-            state.inFlight += 1
-            if state.pending[address] != nil {
-                state.pending[address]!.append(turn)
-                return false
+    /// Queues `item` behind the actor's earlier ones.
+    func enqueue(_ item: Item, for actor: ActorAddress) {
+        let opened = state.withLock { $0.admission.enqueue(item, for: actor) }
+        guard opened else { return }
+        Task { await self.drain(actor) }
+    }
+
+    private func drain(_ actor: ActorAddress) async {
+        while true {
+            let run = state.withLock { $0.admission.take(actor) }
+            if run.isEmpty { return }
+            await permits.acquire()
+            await process(actor, run)
+            permits.release()
+            let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+                state.admission.finish(actor, items: run.count)
+                guard state.admission.count == 0 else { return [] }
+                defer { state.idleWaiters.removeAll() }
+                return state.idleWaiters
             }
-            state.pending[address] = []
-            return true
+            for waiter in waiters { waiter.resume() }
         }
-        guard startDrain else { return }
-        let permits = permits
-        Task {
-            var next: Turn? = turn
-            while let current = next {
-                await permits.acquire()
-                await current()
-                permits.release()
-                next = self.finishOne(address)
-            }
-        }
     }
 
-    /// Marks one turn done; returns the actor's next turn, or nil (and closes
-    /// the mailbox) when it has none.
-    private func finishOne(_ address: ActorAddress) -> Turn? {
-        let (next, waiters): (Turn?, [CheckedContinuation<Void, Never>]) = state.withLock { state in
-            state.inFlight -= 1
-            var waiters: [CheckedContinuation<Void, Never>] = []
-            if state.inFlight == 0 {
-                waiters = state.idleWaiters
-                state.idleWaiters.removeAll()
-            }
-            guard var queue = state.pending[address], !queue.isEmpty else {
-                state.pending[address] = nil
-                return (nil, waiters)
-            }
-            let next = queue.removeFirst()
-            state.pending[address] = queue
-            return (next, waiters)
-        }
-        for waiter in waiters { waiter.resume() }
-        return next
-    }
+    /// Items queued or running.
+    var count: Int { state.withLock { $0.admission.count } }
 
-    /// Whether the actor has a turn queued or running here.
-    func isBusy(_ address: ActorAddress) -> Bool {
-        state.withLock { $0.pending[address] != nil }
-    }
-
-    /// Turns queued or running.
-    var count: Int { state.withLock { $0.inFlight } }
-
-    /// Returns once no turn is queued or running.
+    /// Returns once no item is queued or running.
     func waitUntilIdle() async {
         await withCheckedContinuation { continuation in
             let idle = state.withLock { state in
-                if state.inFlight == 0 { return true }
+                if state.admission.count == 0 { return true }
                 state.idleWaiters.append(continuation)
                 return false
             }
@@ -95,7 +68,7 @@ final class Mailboxes: Sendable {
     }
 }
 
-/// A counting semaphore for async code: bounds how many turns run at once.
+/// A counting semaphore for async code: bounds how many runs go at once.
 /// Taking a free permit does not suspend.
 final class TurnPermits: Sendable {
     private let state: Mutex<(available: Int, waiters: [CheckedContinuation<Void, Never>])>

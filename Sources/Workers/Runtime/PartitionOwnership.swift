@@ -3,50 +3,12 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Turns still running for one partition, so a handover can wait for them.
-final class InFlight: Sendable {
-    private let state = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
-
-    func enter() { state.withLock { $0.count += 1 } }
-
-    func leave() {
-        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            state.count -= 1
-            guard state.count == 0 else { return [] }
-            defer { state.waiters.removeAll() }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func waitUntilZero() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state in
-                if state.count == 0 { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
-    }
-}
-
-/// One partition this worker consumes.
-struct PartitionRun: Sendable {
-    var type: String
-    var partition: Int
-    var epoch: String
-    var consumer: AMQPConsumer
-    var loop: Task<Void, Never>
-    var inFlight: InFlight
-}
-
-/// Membership, assignment and leases (DESIGN.md, Workers point 1): every
-/// heartbeat, compute who should own each partition from the live set; take
-/// the leases this worker should hold, hand over the ones it should not
-/// (stop consuming, finish in-flight turns, release), and renew the rest. A
-/// lease it fails to renew is dropped at once: its epoch has moved on, so any
-/// turn still running there will be refused at commit.
+/// Membership, assignment and leases (docs/SCALING.md): every heartbeat,
+/// compute who should own each partition from the live set, and feed the
+/// answer to `OwnershipMachine`, whose actions this type performs — take a
+/// lease and start consuming, renew, hand a partition over (stop consuming,
+/// let its turns finish and ack, release), or drop one that is lost (close
+/// its channel so the broker requeues in order).
 final class PartitionOwnership: Sendable {
     struct Settings: Sendable {
         var workerID: String
@@ -57,177 +19,193 @@ final class PartitionOwnership: Sendable {
         var me: MemberInfo
     }
 
-    typealias StartConsuming = @Sendable (_ type: String, _ partition: Int, _ epoch: String) async throws -> PartitionRun
+    /// Opens a consumer for a partition under an epoch.
+    typealias StartRun = @Sendable (_ partition: PartitionID, _ epoch: Epoch) async throws -> (run: PartitionRun, loop: Task<Void, Never>)
+
+    private struct Running {
+        var run: PartitionRun
+        var loop: Task<Void, Never>
+    }
 
     private let settings: Settings
     private let membership: Membership
     private let leases: Leases
-    private let startConsuming: StartConsuming
+    private let startRun: StartRun
     private let logger: Logger
-    private let state = Mutex<State>(State())
+    private let machine: Mutex<OwnershipMachine>
+    private let runs = Mutex<[PartitionID: Running]>([:])
+    private let heartbeat = Mutex<Task<Void, Never>?>(nil)
+    private let windDown = Mutex<[CheckedContinuation<Void, Never>]>([])
 
-    private struct State {
-        var runs: [String: PartitionRun] = [:]
-        var releasing: Set<String> = []
-        /// When each held lease was last renewed (uptime ms): a lease not
-        /// renewed within its TTL (Redis unreachable) is given up.
-        var renewedAt: [String: UInt64] = [:]
-        var stopped = false
-        var loop: Task<Void, Never>?
-    }
-
-    init(settings: Settings, redis: RedisClient, startConsuming: @escaping StartConsuming, logger: Logger) {
+    init(settings: Settings, redis: RedisClient, startRun: @escaping StartRun, logger: Logger) {
         self.settings = settings
         self.membership = Membership(redis: redis)
         self.leases = Leases(redis: redis)
-        self.startConsuming = startConsuming
+        self.startRun = startRun
         self.logger = logger
+        self.machine = Mutex(OwnershipMachine(leaseMilliseconds: settings.leaseMilliseconds))
     }
 
-    static func key(_ type: String, _ partition: Int) -> String { "\(type).\(partition)" }
-
     /// Partitions this worker consumes now.
-    var owned: [String] { state.withLock { Array($0.runs.keys).sorted() } }
+    var owned: [PartitionID] { machine.withLock { $0.consuming } }
 
-    /// Runs one reconciliation now, then one every heartbeat until `stop`.
+    /// Runs one reconciliation now (returning once its partitions are taken),
+    /// then one every heartbeat until `stop`.
     func start() async throws {
         try await reconcile()
         let interval = settings.heartbeatMilliseconds
-        let loop = Task {
-            while !state.withLock({ $0.stopped }) {
-                try? await Task.sleep(for: .milliseconds(interval))
-                if state.withLock({ $0.stopped }) { break }
-                do {
-                    try await reconcile()
-                } catch {
-                    logger.warning("ownership heartbeat failed", metadata: ["error": "\(error)"])
-                    dropExpiredLeases()
+        heartbeat.withLock {
+            $0 = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(interval))
+                    if Task.isCancelled { break }
+                    do {
+                        try await reconcile()
+                    } catch {
+                        logger.warning("ownership heartbeat failed", metadata: ["error": "\(error)"])
+                        await handle(.heartbeatFailed(now: Self.now()))
+                    }
                 }
             }
         }
-        state.withLock { $0.loop = loop }
     }
 
+    /// One heartbeat: who is live, who should own what, and the actions that follow.
     func reconcile() async throws {
         let live = try await membership.heartbeat(settings.me, ttlMilliseconds: settings.leaseMilliseconds)
-        // Every partition at once: one after another, a pass over many types
-        // and partitions (each new one opens a channel and a consumer) could
-        // outlast the lease TTL on a loaded host, and the leases taken first
-        // would expire before the pass ended.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for type in settings.types {
-                let candidates = live.filter { $0.types.contains(type) }.map(\.id)
-                let owners = Rendezvous.assignments(type: type, partitions: settings.partitions, among: candidates)
-                for partition in 0..<settings.partitions {
-                    let desired = owners[partition]
-                    group.addTask { try await self.reconcile(type: type, partition: partition, desired: desired) }
-                }
+        var events: [OwnershipMachine.Event] = []
+        for type in settings.types {
+            let candidates = live.filter { $0.types.contains(type) }.map(\.id)
+            let owners = Rendezvous.assignments(type: type, partitions: settings.partitions, among: candidates)
+            for partition in PartitionID.all(of: type, partitions: settings.partitions) {
+                events.append(.assigned(partition, toMe: owners[partition.index] == settings.workerID))
             }
-            try await group.waitForAll()
+        }
+        // Every partition at once: one after another, a pass over many
+        // partitions could outlast the lease TTL on a loaded host.
+        await withTaskGroup(of: Void.self) { group in
+            for event in events { group.addTask { await self.handle(event) } }
         }
     }
 
-    private func reconcile(type: String, partition: Int, desired: String?) async throws {
-        let key = Self.key(type, partition)
-        let (run, releasing, stopped) = state.withLock { ($0.runs[key], $0.releasing.contains(key), $0.stopped) }
-        if stopped || releasing { return }
-        let me = settings.workerID
-        if let run {
-            if desired != me {
-                handOver(key, run: run, to: desired)
-            } else if try await leases.renew(type: type, partition: partition, worker: me, ttlMilliseconds: settings.leaseMilliseconds) {
-                state.withLock { $0.renewedAt[key] = Self.now() }
-            } else {
-                lose(key, reason: "its lease was taken over (this worker was paused or cut off longer than the lease)")
-            }
-            return
-        }
-        guard desired == me else { return }
-        switch try await leases.acquire(type: type, partition: partition, worker: me, ttlMilliseconds: settings.leaseMilliseconds) {
-        case .heldBy:
-            return  // the previous owner is still handing over, or its lease has not expired yet
-        case .acquired(let epoch, let previous):
-            try await consume(type: type, partition: partition, epoch: epoch, key: key)
-            logger.info("took partition", metadata: [
-                "partition": "\(Topology.partitionQueue(type: type, partition: partition))",
-                "old": "\(previous ?? "-")", "new": "\(me)", "epoch": "\(epoch)",
-            ])
-        case .alreadyOurs(let epoch):
-            // Ours from before (e.g. a restart with the same worker id within the TTL).
-            try await consume(type: type, partition: partition, epoch: epoch, key: key)
-        }
+    /// A commit under `run`'s epoch was refused: drop the partition.
+    func fenced(_ run: PartitionRun) {
+        Task { await handle(.fenced(run.partition, run.epoch)) }
     }
 
-    private func consume(type: String, partition: Int, epoch: String, key: String) async throws {
-        let run = try await startConsuming(type, partition, epoch)
-        state.withLock {
-            $0.runs[key] = run
-            $0.renewedAt[key] = Self.now()
-        }
-    }
-
-    /// Stops consuming a partition this worker should no longer own, lets its
-    /// turns finish and ack, then releases the lease for the new owner.
-    private func handOver(_ key: String, run: PartitionRun, to next: String?) {
-        state.withLock { _ = $0.releasing.insert(key) }
-        Task {
-            try? await run.consumer.cancel()
-            await run.loop.value
-            await run.inFlight.waitUntilZero()
-            try? await leases.release(type: run.type, partition: run.partition, worker: settings.workerID)
-            state.withLock {
-                $0.runs[key] = nil
-                $0.renewedAt[key] = nil
-                $0.releasing.remove(key)
-            }
-            logger.info("handed over partition", metadata: [
-                "partition": "\(Topology.partitionQueue(type: run.type, partition: run.partition))",
-                "old": "\(settings.workerID)", "new": "\(next ?? "-")", "epoch": "\(run.epoch)",
-            ])
-        }
-    }
-
-    /// Drops a partition at once: the lease is gone (or the commit check said
-    /// so). Its channel is closed rather than its consumer cancelled: the
-    /// broker then requeues everything unacked *before* the next consumer of
-    /// the queue becomes active, so the new owner sees the messages in their
-    /// order. Turns still running here are refused at commit.
-    func lose(_ key: String, reason: String) {
-        guard let run = state.withLock({ state -> PartitionRun? in
-            state.renewedAt[key] = nil
-            return state.runs.removeValue(forKey: key)
-        }) else { return }
-        logger.warning("lost partition", metadata: [
-            "partition": "\(Topology.partitionQueue(type: run.type, partition: run.partition))", "epoch": "\(run.epoch)", "reason": "\(reason)",
-        ])
-        Task { try? await run.consumer.channel.close() }
-    }
-
-    /// Without Redis no lease can be renewed; once one's TTL has passed,
-    /// another worker may hold it, so stop consuming that partition.
-    private func dropExpiredLeases() {
-        let now = Self.now()
-        let expired = state.withLock { state in
-            state.renewedAt.filter { now - $0.value >= UInt64(settings.leaseMilliseconds) }.map(\.key)
-        }
-        for key in expired { lose(key, reason: "its lease could not be renewed within its TTL") }
-    }
-
-    /// Shutdown: stop the loop and every consumer, wait for in-flight turns,
-    /// release every lease and leave the membership, so others take over at once.
+    /// Shutdown: stop the heartbeat, hand every partition over (its turns
+    /// finish and ack), release every lease and leave the membership, so
+    /// others take over at once.
     func stop() async {
-        let (loop, runs) = state.withLock { state in
-            state.stopped = true
-            return (state.loop, Array(state.runs.values))
-        }
-        loop?.cancel()
-        for run in runs { try? await run.consumer.cancel() }
-        for run in runs {
-            await run.loop.value
-            await run.inFlight.waitUntilZero()
-            try? await leases.release(type: run.type, partition: run.partition, worker: settings.workerID)
+        heartbeat.withLock { $0?.cancel() }
+        await handle(.shutdown)
+        await withCheckedContinuation { continuation in
+            let idle = machine.withLock { $0.isIdle }
+            if idle { continuation.resume() } else { windDown.withLock { $0.append(continuation) } }
+            // A phase may have ended between the two locks.
+            wakeIfIdle()
         }
         try? await membership.leave(settings.workerID)
+    }
+
+    /// Cancellation: every run is lost at once (its turns stop at their next
+    /// step); the connections are about to close, so the broker requeues.
+    func abandonAll() {
+        heartbeat.withLock { $0?.cancel() }
+        for running in runs.withLock({ Array($0.values) }) { _ = running.run.markLost() }
+    }
+
+    // MARK: - Performing actions
+
+    private func handle(_ event: OwnershipMachine.Event) async {
+        let actions = machine.withLock { $0.handle(event) }
+        wakeIfIdle()
+        await withTaskGroup(of: Void.self) { group in
+            for action in actions { group.addTask { await self.perform(action) } }
+        }
+    }
+
+    private func wakeIfIdle() {
+        guard machine.withLock({ $0.stopping && $0.isIdle }) else { return }
+        for waiter in windDown.withLock({ waiters in defer { waiters.removeAll() }; return waiters }) { waiter.resume() }
+    }
+
+    private func perform(_ action: OwnershipMachine.Action) async {
+        let me = settings.workerID
+        switch action {
+        case .acquire(let partition):
+            do {
+                switch try await leases.acquire(partition, worker: me, ttlMilliseconds: settings.leaseMilliseconds) {
+                case .heldBy:
+                    await handle(.notAcquired(partition))  // the previous owner is still handing over, or its lease has not expired
+                case .acquired(let epoch, let previous):
+                    logger.info("took partition", metadata: ["partition": "\(partition)", "old": "\(previous ?? "-")", "new": "\(me)", "epoch": "\(epoch)"])
+                    await handle(.acquired(partition, epoch, now: Self.now()))
+                case .alreadyOurs(let epoch):
+                    // Ours from before (e.g. a restart with the same worker id within the TTL).
+                    await handle(.acquired(partition, epoch, now: Self.now()))
+                }
+            } catch {
+                logger.warning("could not take partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                await handle(.notAcquired(partition))
+            }
+
+        case .startConsumer(let partition, let epoch):
+            do {
+                let (run, loop) = try await startRun(partition, epoch)
+                runs.withLock { $0[partition] = Running(run: run, loop: loop) }
+                await handle(.consumerStarted(partition, now: Self.now()))
+            } catch {
+                logger.error("could not start consuming partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                await handle(.consumerFailed(partition))
+            }
+
+        case .renew(let partition):
+            do {
+                let ours = try await leases.renew(partition, worker: me, ttlMilliseconds: settings.leaseMilliseconds)
+                await handle(ours ? .renewed(partition, now: Self.now()) : .renewalRefused(partition))
+            } catch {
+                logger.warning("could not renew a lease", metadata: ["partition": "\(partition)", "error": "\(error)"])
+            }
+
+        case .handOver(let partition):
+            // Not awaited by the heartbeat: draining takes as long as the slowest turn.
+            Task {
+                if let running = runs.withLock({ $0[partition] }) {
+                    try? await running.run.consumer.cancel()
+                    await running.loop.value
+                    await running.run.inFlight.waitUntilZero()
+                    _ = running.run.markLost()
+                    try? await running.run.consumer.channel.close()
+                    runs.withLock { $0[partition] = nil }
+                }
+                try? await leases.release(partition, worker: me)
+                logger.info("handed over partition", metadata: ["partition": "\(partition)", "old": "\(me)"])
+                await handle(.released(partition))
+            }
+
+        case .release(let partition):
+            try? await leases.release(partition, worker: me)
+            await handle(.released(partition))
+
+        case .close(let partition, let reason):
+            logger.warning("lost partition", metadata: ["partition": "\(partition)", "reason": "\(reason)"])
+            Task {
+                if let running = runs.withLock({ $0[partition] }) {
+                    // Closing the channel (not cancelling the consumer) makes the
+                    // broker requeue everything unacked *before* the next consumer
+                    // becomes active, so the new owner sees the messages in order.
+                    // Turns still running here stop at their next step or are
+                    // refused at commit.
+                    _ = running.run.markLost()
+                    try? await running.run.consumer.channel.close()
+                    await running.loop.value
+                    await running.run.inFlight.waitUntilZero()
+                    runs.withLock { $0[partition] = nil }
+                }
+                await handle(.closed(partition))
+            }
+        }
     }
 
     private static func now() -> UInt64 {

@@ -10,7 +10,7 @@ public enum Topology {
 
     /// The queue (and routing key) of one partition of an actor type.
     public static func partitionQueue(type: String, partition: Int) -> String {
-        "greenroom.\(type).\(partition)"
+        PartitionID(type: type, index: partition).queue
     }
 
     /// Declares the exchanges and the dead-letter queue shared by all types.
@@ -25,12 +25,13 @@ public enum Topology {
     /// Declares one partition queue (durable, single active consumer, dead
     /// letters to `greenroom.dead`) and binds it to `greenroom.actors` under
     /// its own name.
-    public static func declarePartition(queue: String, queueType: String = "classic", on channel: AMQPChannel) async throws {
+    public static func declarePartition(_ partition: PartitionID, queueType: QueueType = .classic, on channel: AMQPChannel) async throws {
+        let queue = partition.queue
         try await channel.declareQueue(queue, durable: true, arguments: [
             "x-single-active-consumer": true,
             "x-dead-letter-exchange": .string(deadExchange),
-            "x-queue-type": .string(queueType),
+            "x-queue-type": .string(queueType.rawValue),
         ])
-        try await channel.bindQueue(queue, to: actorsExchange, routingKey: queue)
+        try await channel.bindQueue(queue, to: actorsExchange, routingKey: partition.routingKey)
     }
 }

@@ -1,38 +1,47 @@
 import Broker
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// A worker: hosts actor types, consumes their partition queues, runs turns.
 ///
+/// It is a swift-service-lifecycle `Service`: run it in a `ServiceGroup`
+/// (beside an HTTP server, say) and a graceful shutdown of the group drains
+/// it — no new deliveries, every turn in flight finishes and is acked, leases
+/// are released.
+///
 /// ```swift
 /// let runtime = WorkerRuntime(configuration: .init(types: [HostedType(Counter())]))
-/// try await runtime.start()
-/// // … until SIGTERM:
-/// await runtime.shutdown()
+/// let group = ServiceGroup(configuration: .init(services: [runtime], gracefulShutdownSignals: [.sigterm], logger: logger))
+/// try await group.run()
 /// ```
+///
+/// Or by hand: `try await runtime.start()`, later `await runtime.shutdown()`.
 ///
 /// Any number of workers share the partitions of the types they host: each
 /// heartbeats into Redis, every worker computes the same assignment from the
 /// live set, and a worker consumes a partition only while it holds its lease
 /// (see `PartitionOwnership`).
-public final class WorkerRuntime: Sendable {
+public final class WorkerRuntime: Service, Sendable {
     public struct Configuration: Sendable {
         public var amqp: AMQPConfiguration
         public var redis: RedisConfiguration
         public var types: [HostedType]
         /// Partitions per type, fixed when a type is first declared.
         public var partitions: Int
-        /// Turns running at once across all actors.
+        /// Actors whose turns run at once.
         public var concurrency: Int
         /// Unacked deliveries per partition consumer.
         public var prefetch: UInt16
-        /// How long a committed turn's dedup record is kept (redeliveries
-        /// within this window are recognised).
+        /// How long, at most, a committed message's id is remembered for
+        /// deduplication (docs/DESIGN.md, "Deduplication").
         public var dedupSeconds: Int
+        /// How many committed message ids each partition remembers (0: four
+        /// times `prefetch`, at least 1,024).
+        public var dedupCapacity: Int
         public var maximumBodyBytes: Int
-        /// `classic` (single node) or `quorum` (replicated clusters).
-        public var queueType: String
+        public var queueType: QueueType
         public var workerID: String
         /// Actors kept in memory between turns; the least recently used beyond
         /// this are passivated (reloaded from Redis on their next message).
@@ -42,15 +51,16 @@ public final class WorkerRuntime: Sendable {
         public var leaseMilliseconds: Int
         /// How often membership is refreshed and leases renewed.
         public var heartbeatMilliseconds: Int
-        public var fault: FaultInjection?
+        /// Observers of every turn (metrics, tracing, fault injection in tests).
+        public var hooks: [any TurnHooks]
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
             types: [HostedType], partitions: Int = 16, concurrency: Int = 64, prefetch: UInt16 = 256,
-            dedupSeconds: Int = 86_400, maximumBodyBytes: Int = WireFormat.defaultMaximumBodyBytes,
-            queueType: String = "classic", workerID: String = WorkerRuntime.defaultWorkerID(),
+            dedupSeconds: Int = 86_400, dedupCapacity: Int = 0, maximumBodyBytes: Int = WireFormat.defaultMaximumBodyBytes,
+            queueType: QueueType = .classic, workerID: String = WorkerRuntime.defaultWorkerID(),
             maximumActivations: Int = 100_000, leaseMilliseconds: Int = 6_000, heartbeatMilliseconds: Int = 1_000,
-            fault: FaultInjection? = nil
+            hooks: [any TurnHooks] = []
         ) {
             self.amqp = amqp
             self.redis = redis
@@ -59,54 +69,73 @@ public final class WorkerRuntime: Sendable {
             self.concurrency = concurrency
             self.prefetch = prefetch
             self.dedupSeconds = dedupSeconds
+            self.dedupCapacity = dedupCapacity
             self.maximumBodyBytes = maximumBodyBytes
             self.queueType = queueType
             self.workerID = workerID
             self.maximumActivations = maximumActivations
             self.leaseMilliseconds = leaseMilliseconds
             self.heartbeatMilliseconds = heartbeatMilliseconds
-            self.fault = fault
+            self.hooks = hooks
+        }
+
+        /// The dedup window in force: `dedupCapacity`, or its default.
+        var dedupWindow: CommitScript.DedupWindow {
+            CommitScript.DedupWindow(seconds: dedupSeconds, capacity: dedupCapacity > 0 ? dedupCapacity : max(1_024, 4 * Int(prefetch)))
         }
     }
 
     public let configuration: Configuration
     let logger: Logger
     let state = Mutex(RunState())
-    let mailboxes: Mailboxes
-    /// Consecutive turns that failed on Redis or RabbitMQ (not on the
-    /// behaviour): drives the pause before such a message is requeued.
-    let infrastructureFailures = Mutex(0)
 
     struct RunState {
-        var fatal: (any Error)?
-        var fatalWaiters: [CheckedContinuation<any Error, Never>] = []
+        var end: WorkerEnd = WorkerEnd()
         var amqp: [AMQPConnection] = []
         var redis: RedisClient?
         var ownership: PartitionOwnership?
-        var runner: TurnRunner?
+        var mailboxes: Mailboxes<Delivered>?
         var stopping = false
+        var abandoned = false
     }
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "greenroom.worker")) {
         self.configuration = configuration
         self.logger = logger
-        self.mailboxes = Mailboxes(concurrency: configuration.concurrency)
     }
 
     public static func defaultWorkerID() -> String {
         "\(hostName())-\(getpid())"
     }
 
-    /// Connects, declares the topology, takes every partition and starts
-    /// consuming. Returns once the worker is running.
+    /// `Service`: starts, runs until a graceful shutdown is asked for (then
+    /// drains and returns) or until an error the worker cannot recover from
+    /// (then drains what it can and throws it, so a supervisor restarts the
+    /// process). Cancelled — a second signal — it closes its connections at
+    /// once: what was not acked is redelivered to the next owner.
+    public func run() async throws {
+        try await withTaskCancellationHandler {
+            try await start()
+            let fatal = await withGracefulShutdownHandler {
+                await self.ended()
+            } onGracefulShutdown: {
+                self.requestStop()
+            }
+            await shutdown()
+            if wasAbandoned { throw CancellationError() }
+            if let fatal { throw fatal }
+        } onCancel: {
+            self.abandon()
+        }
+    }
+
+    /// Connects, declares the topology, takes this worker's partitions and
+    /// starts consuming. Returns once the worker is running.
     public func start() async throws {
         let configuration = configuration
         guard !configuration.types.isEmpty else { throw WorkerConfigurationError("no actor types to host") }
         guard (1...4096).contains(configuration.partitions) else {
-            throw WorkerConfigurationError("--partitions must be from 1 to 4096, not \(configuration.partitions)")
-        }
-        guard ["classic", "quorum"].contains(configuration.queueType) else {
-            throw WorkerConfigurationError("queue type must be classic or quorum, not '\(configuration.queueType)'")
+            throw WorkerConfigurationError("the partition count must be from 1 to 4096, not \(configuration.partitions)")
         }
         guard configuration.heartbeatMilliseconds >= 50, configuration.leaseMilliseconds >= 2 * configuration.heartbeatMilliseconds else {
             throw WorkerConfigurationError("the lease TTL must be at least twice the heartbeat interval (and the heartbeat at least 50 ms)")
@@ -124,29 +153,33 @@ public final class WorkerRuntime: Sendable {
 
         let store = ActorStore(redis: redis)
         try await redis.load(CommitScript.script)
-        try await redis.load(BatchCommitScript.script)
         let publishChannel = try await publishing.openChannel()
         try await publishChannel.enableConfirms()
         try await Topology.declareShared(on: publishChannel)
         let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID)
-        let runner = TurnRunner(
-            types: configuration.types, store: store, publisher: publisher,
-            settings: .init(dedupSeconds: configuration.dedupSeconds, workerID: configuration.workerID,
-                            maximumActivations: configuration.maximumActivations, fault: configuration.fault),
-            logger: logger)
-        state.withLock { $0.runner = runner }
 
         for type in configuration.types {
             // The partition count is checked (and recorded) first: a worker
             // configured differently must refuse before touching any queue.
             try await store.checkDeclaration(type: type.typeName, partitions: configuration.partitions)
-            for partition in 0..<configuration.partitions {
-                try await Topology.declarePartition(
-                    queue: Topology.partitionQueue(type: type.typeName, partition: partition), queueType: configuration.queueType, on: publishChannel)
+            for partition in PartitionID.all(of: type.typeName, partitions: configuration.partitions) {
+                try await Topology.declarePartition(partition, queueType: configuration.queueType, on: publishChannel)
             }
             // Only now can clients route to the type: every queue is bound.
             try await store.declare(type: type.typeName, partitions: configuration.partitions)
         }
+
+        let ownershipBox = Mutex<PartitionOwnership?>(nil)
+        let pipeline = TurnPipeline(
+            types: configuration.types, store: store, publisher: publisher,
+            settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations),
+            hooks: configuration.hooks, logger: logger,
+            onFenced: { run in ownershipBox.withLock { $0 }?.fenced(run) },
+            onFatal: { [weak self] error in self?.fail(error) })
+        let mailboxes = Mailboxes<Delivered>(concurrency: configuration.concurrency, maximumRun: Int(configuration.prefetch)) { _, run in
+            await pipeline.process(run)
+        }
+        state.withLock { $0.mailboxes = mailboxes }
 
         let me = MemberInfo(
             id: configuration.workerID, host: Self.hostName(), pid: getpid(), types: configuration.types.map(\.typeName),
@@ -155,20 +188,11 @@ public final class WorkerRuntime: Sendable {
             settings: .init(workerID: configuration.workerID, types: me.types, partitions: configuration.partitions,
                             leaseMilliseconds: configuration.leaseMilliseconds, heartbeatMilliseconds: configuration.heartbeatMilliseconds, me: me),
             redis: redis,
-            startConsuming: { [unowned self] type, partition, epoch in
-                let channel = try await consuming.openChannel()
-                try await channel.setPrefetch(configuration.prefetch)
-                let consumer = try await channel.consume(queue: Topology.partitionQueue(type: type, partition: partition))
-                let inFlight = InFlight()
-                let loop = Task {
-                    await self.consume(consumer, type: type, partition: partition, epoch: epoch, inFlight: inFlight, runner: runner)
-                    // Acks need the channel: close it only once the partition's turns are done.
-                    await inFlight.waitUntilZero()
-                    try? await channel.close()
-                }
-                return PartitionRun(type: type, partition: partition, epoch: epoch, consumer: consumer, loop: loop, inFlight: inFlight)
+            startRun: { [unowned self] partition, epoch in
+                try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes)
             },
             logger: logger)
+        ownershipBox.withLock { $0 = ownership }
         state.withLock { $0.ownership = ownership }
         try await ownership.start()
         logger.info("worker started", metadata: [
@@ -178,18 +202,42 @@ public final class WorkerRuntime: Sendable {
         ])
     }
 
-    /// Records an error the worker cannot recover from by itself (a lost
-    /// connection, a cancelled consumer) and wakes `failure()`.
-    func fail(_ error: any Error) {
-        let waiters: [CheckedContinuation<any Error, Never>]? = state.withLock { state in
-            guard state.fatal == nil else { return nil }
-            state.fatal = error
-            defer { state.fatalWaiters.removeAll() }
-            return state.fatalWaiters
+    /// Opens a partition's consumer under `epoch` and starts its consume loop.
+    private func startRun(_ partition: PartitionID, epoch: Epoch, on connection: AMQPConnection, store: ActorStore,
+                          pipeline: TurnPipeline, mailboxes: Mailboxes<Delivered>) async throws -> (run: PartitionRun, loop: Task<Void, Never>) {
+        let window = configuration.dedupWindow
+        let channel = try await connection.openChannel()
+        try await channel.setPrefetch(configuration.prefetch)
+        let consumer = try await channel.consume(queue: partition.queue)
+        let committer = CommitCoalescer { groups in
+            try await store.commit(groups, in: partition, epoch: epoch, window: window)
         }
-        guard let waiters else { return }  // already failing: one report is enough
+        let run = PartitionRun(partition: partition, epoch: epoch, consumer: consumer, committer: committer)
+        let loop = Task { await self.consume(run, pipeline: pipeline, mailboxes: mailboxes) }
+        return (run, loop)
+    }
+
+    /// Records an error the worker cannot recover from (a lost connection, a
+    /// cancelled consumer) and wakes `failure()` and `run()`.
+    func fail(_ error: any Error) {
+        let waiters = state.withLock { $0.end.finish(with: error) }
+        guard let waiters else { return }  // already ending: one report is enough
         logger.critical("worker cannot go on", metadata: ["error": "\(error)"])
         for waiter in waiters { waiter.resume(returning: error) }
+    }
+
+    /// Asks `run()` to drain and return.
+    private func requestStop() {
+        let waiters = state.withLock { $0.end.finish(with: nil) }
+        for waiter in waiters ?? [] { waiter.resume(returning: nil) }
+    }
+
+    /// Returns the error that ended the worker, or nil for a requested stop.
+    private func ended() async -> (any Error)? {
+        await withCheckedContinuation { continuation in
+            let ended = state.withLock { $0.end.wait(continuation) }
+            if let ended { continuation.resume(returning: ended.error) }
+        }
     }
 
     /// Returns when the worker has hit an error it cannot recover from, such
@@ -197,20 +245,17 @@ public final class WorkerRuntime: Sendable {
     /// so its supervisor restarts it. Unacked messages go to the next owner.
     public func failure() async -> any Error {
         await withCheckedContinuation { continuation in
-            let existing: (any Error)? = state.withLock { state in
-                if let fatal = state.fatal { return fatal }
-                state.fatalWaiters.append(continuation)
-                return nil
-            }
-            if let existing { continuation.resume(returning: existing) }
+            let error = state.withLock { $0.end.waitForFailure(continuation) }
+            if let error { continuation.resume(returning: error) }
         }
     }
 
-    /// Turns queued or running right now.
-    public func inFlight() async -> Int { mailboxes.count }
+    /// Deliveries taken from the queues and not yet settled: queued for their
+    /// actor, or in a turn.
+    public func inFlight() async -> Int { state.withLock { $0.mailboxes }?.count ?? 0 }
 
     /// Graceful shutdown: stop consuming, finish and ack in-flight turns,
-    /// close connections. Idempotent.
+    /// release leases, close connections. Idempotent.
     public func shutdown() async {
         let (ownership, alreadyStopping) = state.withLock { state in
             defer { state.stopping = true }
@@ -219,19 +264,77 @@ public final class WorkerRuntime: Sendable {
         guard !alreadyStopping else { return }
         logger.info("worker stopping: finishing in-flight turns", metadata: ["worker": "\(configuration.workerID)"])
         await ownership?.stop()
-        await mailboxes.waitUntilIdle()
+        await state.withLock { $0.mailboxes }?.waitUntilIdle()
         let (connections, redis) = state.withLock { ($0.amqp, $0.redis) }
         for connection in connections { await connection.close() }
         await redis?.close()
         logger.info("worker stopped", metadata: ["worker": "\(configuration.workerID)"])
     }
 
+    /// Cancellation: drop every partition and close the connections now;
+    /// the broker requeues what was not acked, and the draining that was
+    /// under way ends within a backoff pause.
+    private func abandon() {
+        let (connections, redis, ownership) = state.withLock { state in
+            state.abandoned = true
+            return (state.amqp, state.redis, state.ownership)
+        }
+        ownership?.abandonAll()
+        requestStop()
+        Task {
+            for connection in connections { await connection.close() }
+            await redis?.close()
+        }
+    }
+
+    /// Whether the worker was cancelled rather than stopped gracefully.
+    public var wasAbandoned: Bool { state.withLock { $0.abandoned } }
+
     /// Partitions this worker consumes now, as `TYPE.P`.
-    public var ownedPartitions: [String] { state.withLock { $0.ownership }?.owned ?? [] }
+    public var ownedPartitions: [String] { state.withLock { $0.ownership }?.owned.map(\.description) ?? [] }
 
     static func hostName() -> String {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// How a worker's run ends, once: a requested stop (nil) or an error.
+struct WorkerEnd {
+    private(set) var ended: Ended?
+    private var waiters: [CheckedContinuation<(any Error)?, Never>] = []
+    private var failureWaiters: [CheckedContinuation<any Error, Never>] = []
+
+    struct Ended {
+        var error: (any Error)?
+    }
+
+    /// Ends it; returns the waiters to wake with the end, or nil if it had
+    /// already ended. Failure waiters are woken here only for an error.
+    mutating func finish(with error: (any Error)?) -> [CheckedContinuation<(any Error)?, Never>]? {
+        guard ended == nil else { return nil }
+        ended = Ended(error: error)
+        if let error {
+            for waiter in failureWaiters { waiter.resume(returning: error) }
+            failureWaiters.removeAll()
+        }
+        defer { waiters.removeAll() }
+        return waiters
+    }
+
+    /// Parks `continuation` until the end; returns the end if it came already.
+    mutating func wait(_ continuation: CheckedContinuation<(any Error)?, Never>) -> Ended? {
+        if let ended { return ended }
+        waiters.append(continuation)
+        return nil
+    }
+
+    /// Parks `continuation` until an error ends the worker; returns the error
+    /// if one did already. (After a requested stop it is never resumed.)
+    mutating func waitForFailure(_ continuation: CheckedContinuation<any Error, Never>) -> (any Error)? {
+        if let error = ended?.error { return error }
+        failureWaiters.append(continuation)
+        return nil
     }
 }

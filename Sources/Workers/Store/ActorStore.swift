@@ -40,23 +40,19 @@ final class ActorStore: ActorDirectory, Sendable {
         return Int(count)
     }
 
-    func partition(of address: ActorAddress) async throws -> Int {
-        Partitioning.partition(of: address.id, partitions: try await partitionCount(of: address.type))
+    func partition(of address: ActorAddress) async throws -> PartitionID {
+        PartitionID(of: address, partitions: try await partitionCount(of: address.type))
     }
 
     // MARK: - Actors
 
-    func load(_ address: ActorAddress, partition: Int) async throws -> ActorRecord {
-        Self.record(from: try await redis.send(arguments: Self.loadCommand(address, partition: partition)))
-    }
-
     /// Loads many actors of one partition in one pipelined round trip.
-    func load(_ addresses: [ActorAddress], partition: Int) async throws -> [ActorRecord] {
-        try await redis.pipeline(addresses.map { Self.loadCommand($0, partition: partition) }).map { Self.record(from: try $0.get()) }
+    func load(_ addresses: [ActorAddress], in partition: PartitionID) async throws -> [ActorRecord] {
+        try await redis.pipeline(addresses.map { Self.loadCommand($0, in: partition) }).map { Self.record(from: try $0.get()) }
     }
 
-    private static func loadCommand(_ address: ActorAddress, partition: Int) -> [[UInt8]] {
-        ["HMGET", RedisLayout.actor(address, partition: partition), "status", "parent", "version", "state"].map(\.redisBytes)
+    private static func loadCommand(_ address: ActorAddress, in partition: PartitionID) -> [[UInt8]] {
+        ["HMGET", RedisLayout.actor(address, in: partition), "status", "parent", "version", "state"].map(\.redisBytes)
     }
 
     private static func record(from reply: RedisValue) -> ActorRecord {
@@ -70,39 +66,19 @@ final class ActorStore: ActorDirectory, Sendable {
             state: fields[3].bytes ?? Array("null".utf8))
     }
 
-    struct Commit: Sendable {
-        var address: ActorAddress
-        var partition: Int
-        var epoch: String
-        var messageID: String
-        var outbox: [UInt8]
-        var newState: [UInt8]?
-        var newStatus: ActorRecord.Status?
-        var parent: ActorAddress?
-        var expectedVersion: Int64
-        var children: [ActorAddress]
-    }
-
-    func commit(_ commit: Commit, dedupSeconds: Int) async throws -> CommitScript.Outcome {
-        let keys: [any RedisArgument] = [
-            RedisLayout.actor(commit.address, partition: commit.partition),
-            RedisLayout.dedup(messageID: commit.messageID, type: commit.address.type, partition: commit.partition),
-            RedisLayout.epoch(type: commit.address.type, partition: commit.partition),
-            RedisLayout.children(commit.address, partition: commit.partition),
-        ]
-        var arguments: [any RedisArgument] = [
-            commit.epoch, commit.outbox, dedupSeconds, commit.newState ?? [], commit.newStatus?.rawValue ?? "",
-            commit.parent?.description ?? "", commit.expectedVersion,
-        ]
-        arguments += commit.children.map(\.description)
-        return try CommitScript.decode(try await redis.run(CommitScript.script, keys: keys, arguments: arguments))
+    /// Commits actors' groups of turns in one script (`CommitScript`).
+    func commit(_ groups: [CommitScript.Group], in partition: PartitionID, epoch: Epoch, window: CommitScript.DedupWindow) async throws
+        -> CommitScript.Outcome {
+        let now = Int64(Date().timeIntervalSince1970)
+        let (keys, arguments) = CommitScript.call(groups, partition: partition, epoch: epoch, window: window, now: now)
+        return try CommitScript.decode(try await redis.run(CommitScript.script, keys: keys, arguments: arguments), groups: groups.count)
     }
 
     // MARK: - Directory
 
     func children(of address: ActorAddress) async throws -> [ActorAddress] {
         let partition = try await partition(of: address)
-        let members = try await redis.send("SMEMBERS", RedisLayout.children(address, partition: partition)).array ?? []
+        let members = try await redis.send("SMEMBERS", RedisLayout.children(address, in: partition)).array ?? []
         var live: [ActorAddress] = []
         for member in members {
             guard let text = member.string, let child = try? ActorAddress(parsing: text) else { continue }
@@ -113,7 +89,7 @@ final class ActorStore: ActorDirectory, Sendable {
 
     func exists(_ address: ActorAddress) async throws -> Bool {
         guard let partition = try? await partition(of: address) else { return false }
-        return try await redis.send("HGET", RedisLayout.actor(address, partition: partition), "status").string == ActorRecord.Status.active.rawValue
+        return try await redis.send("HGET", RedisLayout.actor(address, in: partition), "status").string == ActorRecord.Status.active.rawValue
     }
 
     func actors(ofType type: String) async throws -> [ActorAddress] {
@@ -147,14 +123,5 @@ public struct UnknownActorType: Error, CustomStringConvertible {
     public let type: String
     public var description: String {
         "actor type '\(type)' is unknown: no worker hosting it has started yet (its partition count is not in Redis)"
-    }
-}
-
-extension ActorStore {
-    /// Commits many actors' groups of turns in one script (`BatchCommitScript`).
-    func commitBatch(_ groups: [BatchCommitScript.Group], type: String, partition: Int, epoch: String, dedupSeconds: Int) async throws
-        -> BatchCommitScript.Outcome {
-        let (keys, arguments) = BatchCommitScript.arguments(for: groups, type: type, partition: partition, epoch: epoch, dedupSeconds: dedupSeconds)
-        return try BatchCommitScript.decode(try await redis.run(BatchCommitScript.script, keys: keys, arguments: arguments), groups: groups.count)
     }
 }

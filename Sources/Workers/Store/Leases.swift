@@ -7,15 +7,6 @@ import Broker
 struct Leases: Sendable {
     let redis: RedisClient
 
-    static func key(type: String, partition: Int) -> String {
-        "gr:\(RedisLayout.tag(type: type, partition: partition)):lease"
-    }
-
-    /// The last worker to hold a partition's lease (no TTL), for logs.
-    static func lastHolderKey(type: String, partition: Int) -> String {
-        "gr:\(RedisLayout.tag(type: type, partition: partition)):lease-last"
-    }
-
     /// KEYS: lease, epoch, last holder. ARGV: worker, ttl ms.
     /// Returns {1, epoch} already ours (renewed), {2, epoch, previous holder}
     /// newly acquired, {0, holder} held by someone else.
@@ -40,38 +31,41 @@ struct Leases: Sendable {
         """)
 
     enum Acquisition: Equatable {
-        case acquired(epoch: String, previous: String?)
-        case alreadyOurs(epoch: String)
+        case acquired(epoch: Epoch, previous: String?)
+        case alreadyOurs(epoch: Epoch)
         case heldBy(String)
     }
 
-    func acquire(type: String, partition: Int, worker: String, ttlMilliseconds: Int) async throws -> Acquisition {
+    func acquire(_ partition: PartitionID, worker: String, ttlMilliseconds: Int) async throws -> Acquisition {
         let reply = try await redis.run(Self.acquireScript,
-            keys: [Self.key(type: type, partition: partition), RedisLayout.epoch(type: type, partition: partition),
-                   Self.lastHolderKey(type: type, partition: partition)],
+            keys: [RedisLayout.lease(partition), RedisLayout.epoch(partition), RedisLayout.lastLeaseHolder(partition)],
             arguments: [worker, ttlMilliseconds])
         guard let parts = reply.array, parts.count >= 2, let code = parts[0].integer, let value = parts[1].string else {
             throw RedisError(code: .server, command: "EVALSHA", message: "unexpected lease reply \(reply)")
         }
+        guard let epoch = Epoch(stored: value) else {
+            if code == 0 { return .heldBy(value) }
+            throw RedisError(code: .server, command: "EVALSHA", message: "unexpected epoch '\(value)' for \(partition)")
+        }
         switch code {
-        case 2: return .acquired(epoch: value, previous: parts.count > 2 ? parts[2].string.flatMap { $0.isEmpty ? nil : $0 } : nil)
-        case 1: return .alreadyOurs(epoch: value)
+        case 2: return .acquired(epoch: epoch, previous: parts.count > 2 ? parts[2].string.flatMap { $0.isEmpty ? nil : $0 } : nil)
+        case 1: return .alreadyOurs(epoch: epoch)
         default: return .heldBy(value)
         }
     }
 
     /// Extends our lease; false when it is no longer ours.
-    func renew(type: String, partition: Int, worker: String, ttlMilliseconds: Int) async throws -> Bool {
-        try await redis.run(Self.renewScript, keys: [Self.key(type: type, partition: partition)],
+    func renew(_ partition: PartitionID, worker: String, ttlMilliseconds: Int) async throws -> Bool {
+        try await redis.run(Self.renewScript, keys: [RedisLayout.lease(partition)],
                             arguments: [worker, max(1, ttlMilliseconds)]).integer == 1
     }
 
     /// Gives the lease up (only if it is ours).
-    func release(type: String, partition: Int, worker: String) async throws {
-        try await redis.run(Self.renewScript, keys: [Self.key(type: type, partition: partition)], arguments: [worker, 0])
+    func release(_ partition: PartitionID, worker: String) async throws {
+        try await redis.run(Self.renewScript, keys: [RedisLayout.lease(partition)], arguments: [worker, 0])
     }
 
-    func holder(type: String, partition: Int) async throws -> String? {
-        try await redis.send("GET", Self.key(type: type, partition: partition)).string
+    func holder(_ partition: PartitionID) async throws -> String? {
+        try await redis.send("GET", RedisLayout.lease(partition)).string
     }
 }

@@ -1,31 +1,40 @@
 /// Greenroom's Redis keys (docs/PROTOCOL.md, "Redis layout"). Keys of one
-/// partition share the hash tag `{TYPE.P}`, so a turn's commit touches a single
-/// slot and the layout is ready for Redis Cluster.
+/// partition share its hash tag (`PartitionID.hashTag`), so a turn's commit
+/// touches a single slot and the layout is ready for Redis Cluster.
 enum RedisLayout {
     /// Hash: partition count per actor type.
     static let types = "gr:types"
 
-    static func tag(type: String, partition: Int) -> String { "{\(type).\(partition)}" }
+    private static func key(_ partition: PartitionID, _ rest: String) -> String {
+        "gr:\(partition.hashTag):\(rest)"
+    }
 
     /// Hash: status, parent, version, state of one actor.
-    static func actor(_ address: ActorAddress, partition: Int) -> String {
-        "gr:\(tag(type: address.type, partition: partition)):a:\(address.id)"
+    static func actor(_ address: ActorAddress, in partition: PartitionID) -> String {
+        key(partition, "a:\(address.id)")
     }
 
     /// Set: addresses of an actor's children.
-    static func children(_ address: ActorAddress, partition: Int) -> String {
-        "gr:\(tag(type: address.type, partition: partition)):c:\(address.id)"
+    static func children(_ address: ActorAddress, in partition: PartitionID) -> String {
+        key(partition, "c:\(address.id)")
     }
 
-    /// String: a committed turn's outbox, kept for the dedup window.
-    static func dedup(messageID: String, type: String, partition: Int) -> String {
-        "gr:\(tag(type: type, partition: partition)):d:\(messageID)"
-    }
+    /// Hash: message id → the outbox its committed turn stored, for the
+    /// partition's most recent commits (the dedup record, docs/DESIGN.md).
+    static func dedup(_ partition: PartitionID) -> String { key(partition, "dedup") }
+
+    /// List: `UNIXSECONDS ID` of each id in `dedup`, oldest first, so the
+    /// record can be trimmed by count and by age.
+    static func dedupLog(_ partition: PartitionID) -> String { key(partition, "dedup-log") }
 
     /// String: the partition's fencing epoch, bumped on every acquisition.
-    static func epoch(type: String, partition: Int) -> String {
-        "gr:\(tag(type: type, partition: partition)):epoch"
-    }
+    static func epoch(_ partition: PartitionID) -> String { key(partition, "epoch") }
+
+    /// String: the worker holding the partition's lease (with a TTL).
+    static func lease(_ partition: PartitionID) -> String { key(partition, "lease") }
+
+    /// String: the last worker to hold the lease (no TTL), for logs.
+    static func lastLeaseHolder(_ partition: PartitionID) -> String { key(partition, "lease-last") }
 
     /// Pattern matching every actor hash of a type, for SCAN.
     static func actorPattern(type: String) -> String { "gr:{\(type).*}:a:*" }

@@ -1,0 +1,41 @@
+import Broker
+
+/// The last step for a message that can never be handled: a copy goes to
+/// `greenroom.dead` with the reason and attempt count in its headers; a
+/// caller waiting on `reply_to` hears the reason at once; and when a turn
+/// failed every attempt, the actor's parent gets `child-failed`.
+extension TurnPipeline {
+    func deadLetter(_ refusal: TurnPlan.Refusal, parent: ActorAddress?) async throws {
+        let envelope = refusal.item.envelope
+        try await deadLetter(refusal.item.delivery, reason: refusal.reason, attempts: refusal.attempts, actor: envelope.target)
+        if refusal.exhaustedRetries, let parent {
+            let payload = try TurnContext.encode(ChildFailed(
+                child: envelope.target, kind: envelope.message.kind, error: refusal.reason, messageID: envelope.message.id))
+            try await publisher.publish([OutgoingMessage(
+                destination: .actor(parent), kind: WireFormat.SystemKind.childFailed, payload: payload,
+                id: "\(envelope.message.id)/child-failed", from: envelope.target)])
+        }
+    }
+
+    /// Dead-letters one delivery (also one that failed the wire-format check).
+    func deadLetter(_ delivery: AMQPDelivery, reason: String, attempts: Int, actor: ActorAddress?) async throws {
+        logger.info("dead-lettered a message", metadata: ["actor": "\(actor?.description ?? "-")", "reason": "\(reason)"])
+        let message = AMQPMessage(body: delivery.body, properties: delivery.properties)
+        try await publisher.publishDeadLetters([publisher.deadLetter(message, routingKey: delivery.routingKey, reason: reason, attempts: attempts, actor: actor)])
+        if let replyTo = delivery.properties.replyTo {
+            // Someone is waiting (ask, spawn, stop): tell them now instead of letting them time out.
+            let payload = try TurnContext.encode(["error": reason])
+            try await publisher.publish([OutgoingMessage(
+                destination: .reply(queue: replyTo, correlationID: delivery.properties.correlationID), kind: "error",
+                payload: payload, id: "\(delivery.properties.messageID ?? "?")/error", from: actor)])
+        }
+    }
+}
+
+/// The payload of a `child-failed` message to a parent.
+public struct ChildFailed: Codable, Sendable, Equatable {
+    public var child: ActorAddress
+    public var kind: String
+    public var error: String
+    public var messageID: String
+}

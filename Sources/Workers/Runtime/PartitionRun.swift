@@ -1,0 +1,80 @@
+import Broker
+import Synchronization
+
+/// One partition this worker consumes under one epoch: its consumer, its
+/// acks, its group commit, and the deliveries it still holds. A new lease
+/// makes a new run; a lost one is never revived.
+final class PartitionRun: Sendable {
+    let partition: PartitionID
+    let epoch: Epoch
+    let consumer: AMQPConsumer
+    let acks: ChannelAcknowledger
+    let committer: CommitCoalescer
+    /// Deliveries taken from the queue and not yet settled or abandoned.
+    let inFlight = InFlight()
+    private let live = Mutex(true)
+
+    init(partition: PartitionID, epoch: Epoch, consumer: AMQPConsumer, committer: CommitCoalescer) {
+        self.partition = partition
+        self.epoch = epoch
+        self.consumer = consumer
+        self.acks = ChannelAcknowledger(channel: consumer.channel)
+        self.committer = committer
+    }
+
+    /// False once the partition is lost: its channel is closed and the broker
+    /// has requeued what it held, so nothing of it may run any more.
+    var isLive: Bool { live.withLock { $0 } }
+
+    /// Marks the run lost; true the first time.
+    func markLost() -> Bool {
+        live.withLock { live in
+            defer { live = false }
+            return live
+        }
+    }
+}
+
+/// Deliveries a partition run holds, so a handover can wait for them.
+final class InFlight: Sendable {
+    private let state = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+
+    func enter(_ count: Int = 1) { state.withLock { $0.count += count } }
+
+    func leave(_ count: Int = 1) {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.count -= count
+            guard state.count == 0 else { return [] }
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    var count: Int { state.withLock { $0.count } }
+
+    func waitUntilZero() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if state.count == 0 { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}
+
+/// A delivery on its way through the turn pipeline.
+struct Delivered: Sendable {
+    let envelope: Envelope
+    let delivery: AMQPDelivery
+    let run: PartitionRun
+    /// Attempts of its turn that threw so far.
+    var failedAttempts = 0
+    /// What the last failed attempt threw.
+    var lastFailure: String?
+
+    var actor: ActorAddress { envelope.target }
+    var messageID: String { envelope.message.id }
+}

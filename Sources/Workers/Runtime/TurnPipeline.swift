@@ -1,0 +1,177 @@
+import Broker
+import Foundation
+import Logging
+import Synchronization
+
+/// The one path every delivery takes: an actor's waiting messages are
+/// loaded, planned (run on a copy of its state, `TurnPlan`), committed in one
+/// group (`CommitCoalescer` → `CommitScript`), their sends published with
+/// confirms, refusals dead-lettered, and the deliveries acked. One delivery
+/// is simply a run of one.
+///
+/// The commit decides, per group:
+/// - **committed** → publish, dead-letter the refusals, ack;
+/// - **duplicate** → those messages were committed before (a redelivery or
+///   a re-send): re-publish their stored sends, ack them, run the rest again
+///   on the reloaded state;
+/// - **stale** → the stored version moved: reload, run again;
+/// - **fenced** → another worker owns the partition: hand everything back,
+///   drop the partition.
+///
+/// Around the commit are steps, not branches: a turn that threw is retried
+/// after the policy's pause (its actor waits, others go on), Redis or
+/// RabbitMQ failures back off and try again while the partition is still
+/// ours, and `TurnHooks` see every stage.
+final class TurnPipeline: Sendable {
+    struct Settings: Sendable {
+        var dedup: CommitScript.DedupWindow
+        /// Activated actors kept in memory; past this, the least recently
+        /// used are passivated (their state stays in Redis).
+        var maximumActivations: Int = 100_000
+    }
+
+    let types: [String: HostedType]
+    let store: ActorStore
+    let publisher: FleetPublisher
+    let settings: Settings
+    let hooks: HookChain
+    let logger: Logger
+    /// Activated actors: records cached between runs.
+    let cache: Mutex<ActivationCache>
+    /// Called when a commit was fenced: the partition must be dropped.
+    let onFenced: @Sendable (PartitionRun) -> Void
+    /// Called when publishing is impossible for good (its connection closed).
+    let onFatal: @Sendable (any Error) -> Void
+
+    init(types: [HostedType], store: ActorStore, publisher: FleetPublisher, settings: Settings, hooks: [any TurnHooks], logger: Logger,
+         onFenced: @escaping @Sendable (PartitionRun) -> Void, onFatal: @escaping @Sendable (any Error) -> Void) {
+        self.types = Dictionary(uniqueKeysWithValues: types.map { ($0.typeName, $0) })
+        self.store = store
+        self.publisher = publisher
+        self.settings = settings
+        self.hooks = HookChain(hooks: hooks)
+        self.logger = logger
+        self.cache = Mutex(ActivationCache(capacity: settings.maximumActivations))
+        self.onFenced = onFenced
+        self.onFatal = onFatal
+    }
+
+    /// Takes one actor's run of deliveries (oldest first, all of one
+    /// partition run) to the end: every one is acked, handed back, or left
+    /// to the broker because its partition was lost.
+    func process(_ items: [Delivered]) async {
+        var pending = items
+        var staleRetries = 0
+        var infrastructureFailures = 0
+        while let first = pending.first {
+            let run = first.run
+            guard run.isLive else {
+                run.inFlight.leave(pending.count)  // the broker requeued them with the closed channel
+                return
+            }
+            do {
+                let record = try await activate(first.actor, in: run.partition)
+                hooks.willRun(first.actor, messages: pending.count, attempt: first.failedAttempts + 1)
+                let plan = try await plan(pending, from: record, type: types[first.actor.type])
+                if plan.covered == 0, let retry = plan.retry {
+                    pending[0] = try await retryLater(retry.item, reason: retry.reason)
+                    continue
+                }
+                switch try await run.committer.submit(plan.group) {
+                case .fenced(let current):
+                    logger.warning("commit refused: a newer owner holds the partition", metadata: [
+                        "partition": "\(run.partition)", "epoch": "\(run.epoch)", "current": "\(current)", "actor": "\(first.actor)"])
+                    for item in pending { run.acks.nack(item.delivery.deliveryTag, requeue: true) }
+                    run.inFlight.leave(pending.count)
+                    onFenced(run)
+                    return
+                case .decided(.stale):
+                    cache.withLock { $0.remove(first.actor) }
+                    staleRetries += 1
+                    if staleRetries > 5 {
+                        throw WorkerConfigurationError("actor \(first.actor) keeps changing under this worker; is another worker writing it?")
+                    }
+                case .decided(.duplicate(let found)):
+                    cache.withLock { $0.remove(first.actor) }
+                    let settled = plan.settled
+                    for position in found.keys.sorted() {
+                        try await publisher.republish(storedOutbox: found[position]!)
+                        logger.debug("a message was committed before: re-published its sends",
+                                     metadata: ["actor": "\(first.actor)", "message": "\(settled[position].messageID)"])
+                    }
+                    let duplicates = Set(found.keys.map { settled[$0].delivery.deliveryTag })
+                    settle(pending.filter { duplicates.contains($0.delivery.deliveryTag) })
+                    pending.removeAll { duplicates.contains($0.delivery.deliveryTag) }
+                case .decided(let outcome):
+                    try await finish(plan, outcome: outcome)
+                    pending.removeFirst(plan.covered)
+                    if let retry = plan.retry {
+                        pending[0] = try await retryLater(retry.item, reason: retry.reason)
+                    }
+                    staleRetries = 0
+                }
+                infrastructureFailures = 0
+            } catch {
+                infrastructureFailures += 1
+                if let amqp = error as? AMQPError, amqp.code == .connectionClosed || amqp.code == .channelClosed, run.isLive {
+                    // The publishing connection is gone: every later turn would fail alike.
+                    onFatal(amqp)
+                }
+                logger.error("turns could not finish; trying again while the partition is ours", metadata: [
+                    "actor": "\(first.actor)", "messages": "\(pending.count)", "error": "\(error)"])
+                // A pause, since while Redis is down every try fails at once: 25 ms doubling to 2 s.
+                try? await Task.sleep(for: .milliseconds(min(2_000, 25 << min(infrastructureFailures, 7))))
+                cache.withLock { $0.remove(first.actor) }
+            }
+        }
+    }
+
+    /// Stores what a decided plan did in memory, publishes its sends,
+    /// dead-letters its refusals and acks everything it covered.
+    private func finish(_ plan: TurnPlan, outcome: CommitScript.GroupOutcome) async throws {
+        let address = plan.group.address
+        if case .committed(let version) = outcome {
+            hooks.didCommit(address, turns: plan.applied.count)
+            var record = plan.record
+            record.version = version
+            cache.withLock { cache in
+                if record.isActive { cache.put(address, record) } else { cache.remove(address) }
+            }
+            try await publisher.publish(plan.applied.flatMap(\.outbox))
+            hooks.didPublish(address, turns: plan.applied.count)
+        }
+        for refusal in plan.refused {
+            hooks.didFail(address, messageID: refusal.item.messageID, reason: refusal.reason, attempts: refusal.attempts, willRetry: false)
+            try await deadLetter(refusal, parent: plan.record.parent)
+        }
+        settle(plan.settled)
+    }
+
+    /// A turn threw and has attempts left: wait the policy's pause (the
+    /// actor's later messages wait too), then run it again.
+    private func retryLater(_ item: Delivered, reason: String) async throws -> Delivered {
+        var item = item
+        item.failedAttempts += 1
+        item.lastFailure = reason
+        hooks.didFail(item.actor, messageID: item.messageID, reason: reason, attempts: item.failedAttempts, willRetry: true)
+        logger.debug("turn failed; retrying", metadata: ["actor": "\(item.actor)", "attempt": "\(item.failedAttempts)", "error": "\(reason)"])
+        let policy = types[item.actor.type]?.retry ?? RetryPolicy()
+        try await Task.sleep(for: policy.delay(after: item.failedAttempts))
+        return item
+    }
+
+    /// Acks deliveries whose turn is decided, and lets their run forget them.
+    private func settle(_ items: [Delivered]) {
+        guard let run = items.first?.run else { return }
+        // Not awaited: a lost ack only means a redelivery, which the dedup record absorbs.
+        run.acks.finish(items.map(\.delivery.deliveryTag))
+        run.inFlight.leave(items.count)
+    }
+
+    /// The actor's record: from memory, or loaded (concurrent loads share
+    /// Redis round trips through the client's pipelining).
+    private func activate(_ address: ActorAddress, in partition: PartitionID) async throws -> ActorRecord {
+        if let cached = cache.withLock({ $0.get(address) }) { return cached }
+        return try await store.load([address], in: partition)[0]
+    }
+}

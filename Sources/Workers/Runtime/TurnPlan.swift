@@ -1,0 +1,193 @@
+import Foundation
+
+/// What an actor's waiting messages come to when run, before anything is
+/// stored: the commit group to write, the sends of each applied turn, the
+/// messages refused on the way, and the turn that threw, if one did.
+///
+/// A plan covers a prefix of the messages: it ends before a turn that threw
+/// and may be retried (that message waits, and so does everything after it),
+/// and otherwise runs to the end. System messages (`greenroom.spawn`,
+/// `greenroom.stop`) and ordinary ones mix in one plan in delivery order.
+struct TurnPlan {
+    var group: CommitScript.Group
+    /// Applied turns, in order: the message and its sends.
+    var applied: [(item: Delivered, outbox: [OutgoingMessage])] = []
+    /// Refused messages, to dead-letter with their reason once the group is decided.
+    var refused: [Refusal] = []
+    /// The record after the applied turns, its version counting them.
+    var record: ActorRecord
+    /// Messages the plan covers (applied or refused), from the front.
+    var covered = 0
+    /// The turn that threw and will be retried, with why; not covered.
+    var retry: (item: Delivered, reason: String)?
+
+    struct Refusal {
+        var item: Delivered
+        var reason: String
+        var attempts: Int
+        /// A turn that failed every attempt: its parent hears `child-failed`.
+        var exhaustedRetries: Bool
+    }
+
+    /// All messages the plan settles, applied then refused — the order the
+    /// commit script numbers them in.
+    var settled: [Delivered] { applied.map(\.item) + refused.map(\.item) }
+}
+
+extension TurnPipeline {
+    /// Runs `items` (one actor's, oldest first) on `record`.
+    func plan(_ items: [Delivered], from record: ActorRecord, type: HostedType?) async throws -> TurnPlan {
+        // A message id seen a second time must meet the first copy's dedup
+        // record, so the plan ends before it (it comes back next round).
+        var ids = Set<String>()
+        let items = Array(items.prefix { ids.insert($0.messageID).inserted })
+        let address = items[0].actor
+        var plan = TurnPlan(group: CommitScript.Group(address: address, expectedVersion: record.version), record: record)
+        var index = 0
+        while index < items.count {
+            let item = items[index]
+            let message = item.envelope.message
+            guard let type else {
+                plan.refuse(item, "this worker does not host actor type '\(address.type)'")
+                index += 1
+                continue
+            }
+            switch message.kind {
+            case WireFormat.SystemKind.spawn:
+                try planSpawn(item, type: type, into: &plan)
+                index += 1
+            case WireFormat.SystemKind.stop:
+                guard plan.record.isActive else {
+                    plan.refuse(item, "actor \(address) is not running (never spawned, or already stopped)")
+                    index += 1
+                    continue
+                }
+                var effects = TurnEffects(stopSelf: true)
+                if let replyTo = message.replyTo {
+                    effects.outbox.append(OutgoingMessage(
+                        destination: .reply(queue: replyTo, correlationID: message.correlationID), kind: "stopped",
+                        payload: Array(#"{"stopped":"\#(address)"}"#.utf8), id: "\(message.id)/0", from: address))
+                }
+                try await apply(item, effects, into: &plan)
+                index += 1
+            default:
+                if !plan.record.isActive {
+                    guard item.envelope.spawnIfMissing, !plan.record.exists else {
+                        plan.refuse(item, "actor \(address) does not exist (never spawned, or stopped)")
+                        index += 1
+                        continue
+                    }
+                    plan.record = ActorRecord(status: .active, parent: nil, version: 0, state: try type.initialState())
+                    plan.group.status = .active
+                }
+                // Consecutive ordinary messages run as one sequence: the
+                // state is decoded once and encoded once.
+                var end = index + 1
+                while end < items.count, !WireFormat.SystemKind.isLifecycle(items[end].envelope.message.kind) { end += 1 }
+                let sequence = Array(items[index..<end])
+                index += try await runSequence(sequence, type: type, into: &plan)
+                if plan.retry != nil { return plan }
+            }
+        }
+        return plan
+    }
+
+    /// Runs ordinary messages in order; returns how many the plan now covers
+    /// (all of them, or up to a stop, a refusal or a turn to retry).
+    private func runSequence(_ items: [Delivered], type: HostedType, into plan: inout TurnPlan) async throws -> Int {
+        let address = items[0].actor
+        let contexts = items.map {
+            TurnContext(address: address, parent: plan.record.parent, message: $0.envelope.message, directory: store)
+        }
+        let outcome = await type.runSequence(plan.record.state, plan.record.decoded, Array(zip(items.map(\.envelope.message), contexts)))
+        if outcome.completed > 0, let state = outcome.state {
+            plan.record.state = state
+            plan.record.decoded = outcome.decoded
+            plan.group.state = state
+            for (item, context) in zip(items, contexts).prefix(outcome.completed) {
+                try await apply(item, context.collectedEffects, into: &plan)
+            }
+        }
+        guard outcome.completed < items.count else { return items.count }
+        guard let failure = outcome.failure else { return outcome.completed }  // the actor stopped: the rest is refused next
+        let failing = items[outcome.completed]
+        if let rejected = failure as? MessageRejected {
+            plan.refuse(failing, rejected.reason, attempts: 1)
+            return outcome.completed + 1
+        }
+        let attempts = failing.failedAttempts + 1
+        if attempts >= type.retry.attempts {
+            plan.refuse(failing, "failed after \(attempts) attempts: \(failure)", attempts: attempts, exhaustedRetries: true)
+            return outcome.completed + 1
+        }
+        plan.retry = (failing, "\(failure)")
+        return outcome.completed
+    }
+
+    private func planSpawn(_ item: Delivered, type: HostedType, into plan: inout TurnPlan) throws {
+        let message = item.envelope.message
+        let address = item.actor
+        if plan.record.exists {
+            plan.refuse(item, "actor \(address) already exists (\(plan.record.status.rawValue)); spawn each address once")
+            return
+        }
+        let request: SpawnRequest
+        let state: [UInt8]
+        do {
+            request = try message.decode(SpawnRequest.self)
+            state = try request.state.map { try type.validateState($0.raw) } ?? type.initialState()
+        } catch {
+            plan.refuse(item, "cannot spawn \(address): \(error)")
+            return
+        }
+        plan.record = ActorRecord(status: .active, parent: request.parent, version: 0, state: state)
+        plan.group.state = state
+        plan.group.status = .active
+        plan.group.parent = request.parent
+        var effects = TurnEffects()
+        if let replyTo = message.replyTo {
+            effects.outbox.append(OutgoingMessage(
+                destination: .reply(queue: replyTo, correlationID: message.correlationID), kind: "spawned",
+                payload: Array(#"{"spawned":"\#(address)"}"#.utf8), id: "\(message.id)/0", from: address))
+        }
+        plan.applied.append((item, effects.outbox))
+        plan.group.applied.append((message.id, try Self.storedOutbox(effects.outbox)))
+        plan.record.version += 1  // as the commit will store it: every applied turn counts
+        plan.covered += 1
+    }
+
+    /// Adds one applied turn; a turn that stops its actor also stops the
+    /// actor's live children (stored ones and those spawned in this plan).
+    private func apply(_ item: Delivered, _ effects: TurnEffects, into plan: inout TurnPlan) async throws {
+        var effects = effects
+        let message = item.envelope.message
+        plan.group.children += effects.spawnedChildren
+        if effects.stopSelf {
+            let stored = try await store.children(of: item.actor)
+            for child in stored + plan.group.children.filter({ !stored.contains($0) }) {
+                effects.outbox.append(OutgoingMessage(
+                    destination: .actor(child), kind: WireFormat.SystemKind.stop, payload: Array("{}".utf8),
+                    id: "\(message.id)/\(effects.outbox.count)", from: item.actor))
+            }
+            plan.record.status = .stopped
+            plan.group.status = .stopped
+        }
+        plan.applied.append((item, effects.outbox))
+        plan.group.applied.append((message.id, try Self.storedOutbox(effects.outbox)))
+        plan.record.version += 1  // as the commit will store it: every applied turn counts
+        plan.covered += 1
+    }
+
+    /// An outbox as the dedup record stores it (JSON); most turns send nothing.
+    static func storedOutbox(_ outbox: [OutgoingMessage]) throws -> [UInt8] {
+        outbox.isEmpty ? Array("[]".utf8) : Array(try JSONEncoder().encode(outbox))
+    }
+}
+
+extension TurnPlan {
+    mutating func refuse(_ item: Delivered, _ reason: String, attempts: Int = 0, exhaustedRetries: Bool = false) {
+        refused.append(Refusal(item: item, reason: reason, attempts: attempts, exhaustedRetries: exhaustedRetries))
+        group.checked.append(item.messageID)
+        covered += 1
+    }
+}
