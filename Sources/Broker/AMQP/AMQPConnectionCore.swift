@@ -234,23 +234,27 @@ final class AMQPConnectionCore {
         if channel.rpcs.count == 1 { sendHeadRPC(of: channel) }
     }
 
-    private func sendHeadRPC(of channel: AMQPChannelState) {
+    /// Sends the RPC at the head of `channel`'s queue.
+    func sendHeadRPC(of channel: AMQPChannelState) {
         guard let rpc = channel.rpcs.first else { return }
-        let status = rpc.send(self)
-        if status != AMQP_STATUS_OK.rawValue {
-            failWrite(status, operation: rpc.operation)
+        send(rpc.method, on: channel.number, operation: rpc.operation)
+    }
+
+    /// Writes `method` (see `AMQPMethod`); a failed write ends the connection.
+    /// Returns whether it was written.
+    @discardableResult
+    func send(_ method: AMQPMethod, on channel: UInt16, operation: String? = nil) -> Bool {
+        let status = method.send(on: channel, through: state)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            failWrite(status, operation: operation ?? method.operation)
+            return false
         }
+        return true
     }
 
     /// A write failed: the socket is gone, so is the connection.
     func failWrite(_ status: Int32, operation: String) {
         terminate(AMQPError(code: .connectionClosed, operation: operation, detail: String(cString: amqp_error_string2(status))))
-    }
-
-    /// Sends a method with no reply (acks, close-ok, …).
-    func sendMethod<Method: BitwiseCopyable>(_ id: amqp_method_number_t, on channel: UInt16, _ method: Method) -> Int32 {
-        var method = method
-        return withUnsafeMutableBytes(of: &method) { amqp_send_method(state, channel, id, $0.baseAddress) }
     }
 
     // MARK: - Errors from rabbitmq-c replies
