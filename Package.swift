@@ -5,6 +5,9 @@
 // Dependencies are kept lean because CI builds from a fresh clone on two cores:
 // - swift-log: the logging API every server-side Swift library speaks.
 // - swift-argument-parser: the `enqueue` and `worker` command lines.
+//
+// CommandLineAdvice is the one piece both programs share: it turns Broker's
+// errors (a code and context, no advice) into one line with what to do.
 import PackageDescription
 
 let package = Package(
@@ -40,6 +43,13 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CommandLineAdvice",
+            dependencies: [
+                "Broker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
             name: "Workers",
             dependencies: [
                 "Broker",
@@ -50,6 +60,7 @@ let package = Package(
             name: "worker",
             dependencies: [
                 "Broker",
+                "CommandLineAdvice",
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -59,6 +70,7 @@ let package = Package(
             name: "enqueue",
             dependencies: [
                 "Broker",
+                "CommandLineAdvice",
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -66,6 +78,6 @@ let package = Package(
         ),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "WorkersTests", dependencies: ["Broker", "Workers"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Broker", "Workers"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Broker", "Workers", "CommandLineAdvice"]),
     ]
 )

@@ -150,7 +150,7 @@ final class AMQPChannelState {
             } else if nacked {
                 publish.complete(.failure(AMQPError(
                     code: .nacked, operation: "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)'",
-                    detail: "the broker nacked the message (it could not store it); publish it again")))
+                    detail: "the broker nacked the message: it could not store it")))
             } else {
                 publish.complete(.success(()))
             }

@@ -50,7 +50,7 @@ extension AMQPConnectionCore {
                 logger.info("RabbitMQ cancelled a consumer", metadata: ["queue": "\(consumer.queue)", "consumer": "\(tag)"])
                 consumer.finish(throwing: AMQPError(
                     code: .consumerCancelled, operation: "consuming from queue '\(consumer.queue)'",
-                    detail: "the broker cancelled the consumer (was the queue deleted?)"))
+                    detail: "the broker cancelled the consumer (its queue was deleted or became unavailable)"))
             }
             if cancel.nowait == 0 { send(.basicCancelOK(consumerTag: tag), on: number) }
         case AMQPMethodID.channelClose:
@@ -88,7 +88,7 @@ extension AMQPConnectionCore {
         case AMQPMethodID.connectionClose:
             let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             let error = AMQPError(code: .connectionClosed, operation: "using the RabbitMQ connection to \(configuration.endpoint)",
-                                  replyCode: close.reply_code, replyText: CDecode.string(close.reply_text))
+                                  endpoint: configuration.endpoint, replyCode: close.reply_code, replyText: CDecode.string(close.reply_text))
             _ = AMQPMethod.connectionCloseOK.send(on: 0, through: state)
             terminate(error)
         case AMQPMethodID.connectionBlocked:
@@ -137,7 +137,7 @@ extension AMQPConnectionCore {
             let error = AMQPError(
                 code: .unroutable, operation: "publishing to exchange '\(exchange)' with routing key '\(routingKey)'",
                 replyCode: replyCode, replyText: replyText,
-                detail: "no queue is bound for this routing key; declare and bind the queue first")
+                detail: "no queue is bound for this routing key")
             channel.markReturned(exchange: exchange, routingKey: routingKey, messageID: incoming.properties.messageID, error: error)
         }
     }
