@@ -13,6 +13,7 @@ public final class AMQPChannel: Sendable {
     /// The pseudo-queue for RabbitMQ's direct reply-to.
     public static let directReplyTo = "amq.rabbitmq.reply-to"
 
+    /// The connection this channel runs on.
     public let connection: AMQPConnection
     /// The channel number on the connection.
     public let number: UInt16
@@ -34,7 +35,9 @@ public final class AMQPChannel: Sendable {
     public struct QueueInfo: Sendable, Equatable {
         /// The queue's name (server-generated when declared with an empty name).
         public var name: String
+        /// Messages ready for delivery (not counting unacked ones).
         public var messageCount: UInt32
+        /// Consumers attached to the queue.
         public var consumerCount: UInt32
     }
 
@@ -250,12 +253,16 @@ public final class AMQPChannel: Sendable {
 
 /// One message to publish, with where it goes.
 public struct AMQPPublication: Sendable {
+    /// The message: body and properties.
     public var message: AMQPMessage
+    /// The exchange to publish to; "" is the default exchange (routes by queue name).
     public var exchange: String
+    /// The routing key the exchange routes by.
     public var routingKey: String
     /// Return the message as an error (`.unroutable`) when no queue matches.
     public var mandatory: Bool
 
+    /// A message for `exchange` with `routingKey`.
     public init(_ message: AMQPMessage, exchange: String = "", routingKey: String, mandatory: Bool = false) {
         self.message = message
         self.exchange = exchange
