@@ -10,6 +10,9 @@
 //   the `worker` process uses the same group for SIGTERM/SIGINT. It brings
 //   swift-async-algorithms (and swift-collections): about a minute more of
 //   first build on 2 cores.
+//
+// CommandLineAdvice is the one piece both programs share: it turns Broker's
+// errors (a code and context, no advice) into one line with what to do.
 import PackageDescription
 
 let package = Package(
@@ -46,6 +49,13 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CommandLineAdvice",
+            dependencies: [
+                "Broker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
             name: "Workers",
             dependencies: [
                 "Broker",
@@ -57,6 +67,7 @@ let package = Package(
             name: "worker",
             dependencies: [
                 "Broker",
+                "CommandLineAdvice",
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,6 +79,7 @@ let package = Package(
             name: "enqueue",
             dependencies: [
                 "Broker",
+                "CommandLineAdvice",
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,7 +88,7 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "WorkersTests", dependencies: ["Broker", "Workers"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Broker", "Workers",
+            "Broker", "Workers", "CommandLineAdvice",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineAdvice
 import Logging
 
 /// `enqueue`: talk to a Greenroom fleet from the command line.
@@ -12,6 +13,9 @@ struct Enqueue: AsyncParsableCommand {
             """,
         subcommands: [Send.self, Ask.self, Spawn.self, State.self, Stop.self, Find.self, Status.self, Dead.self, Doctor.self, Bench.self]
     )
+
+    /// One line per error, with advice (see `Advice`), and a non-zero exit.
+    static func main() async { await mainWithAdvice() }
 }
 
 /// Server options shared by every subcommand.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Broker
+import CommandLineAdvice
 import Dispatch
 import Foundation
 import Logging
@@ -94,6 +95,9 @@ struct Worker: AsyncParsableCommand {
         types.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// One line per error, with advice (see `Advice`), and a non-zero exit.
+    static func main() async { await mainWithAdvice() }
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -139,7 +143,7 @@ struct Worker: AsyncParsableCommand {
                 throw ExitCode(130)
             }
             // A supervisor (systemd, compose `restart:`) starts a fresh worker.
-            throw WorkerFailed(reason: "\(error)")
+            throw WorkerFailed(reason: Advice.line(for: error))
         }
     }
 

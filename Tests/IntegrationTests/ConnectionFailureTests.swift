@@ -1,4 +1,6 @@
 import Broker
+import CommandLineAdvice
+import Foundation
 import Testing
 
 @Suite("Connection failures fail fast and say why")
@@ -15,20 +17,24 @@ struct ConnectionFailureTests {
             await #expect(throws: AMQPError.self) { _ = try await AMQPConnection.connect(configuration) }
         }
         #expect(error?.code == .accessRefused)
+        #expect(error?.endpoint == configuration.endpoint)
         #expect(error?.description.contains("ACCESS_REFUSED") == true)
         #expect(error?.description.contains("cannot log in") == true)
+        #expect(error.map { Advice.line(for: $0) }?.hasSuffix(" — check the user, password and vhost in --amqp-url (or GREENROOM_AMQP_URL)") == true)
     }
 
-    @Test("RabbitMQ: a closed port is refused at once, with a hint")
+    @Test("RabbitMQ: a closed port is refused at once, with its code and context; the command lines add the hint")
     func amqpClosedPort() async throws {
         let configuration = AMQPConfiguration(port: Self.closedPort())
         let error = try await within(10, "connection refusal") {
             await #expect(throws: AMQPError.self) { _ = try await AMQPConnection.connect(configuration) }
         }
         #expect(error?.code == .connectFailed)
-        #expect(error?.description.contains("cannot connect to RabbitMQ at 127.0.0.1:\(configuration.port)") == true)
-        #expect(error?.description.contains("refused") == true, "\(String(describing: error))")
-        #expect(error?.description.contains("scripts/services up") == true)
+        #expect(error?.endpoint == "127.0.0.1:\(configuration.port)")
+        #expect(error?.osError == ECONNREFUSED)
+        #expect(error?.description == "cannot connect to RabbitMQ at 127.0.0.1:\(configuration.port): connection refused")
+        #expect(error.map { Advice.line(for: $0) }
+            == "cannot connect to RabbitMQ at 127.0.0.1:\(configuration.port): connection refused — is it running? try scripts/services up")
     }
 
     @Test("RabbitMQ: an unknown vhost is refused")
@@ -69,15 +75,18 @@ struct ConnectionFailureTests {
         }
     }
 
-    @Test("Redis: a closed port is refused at once, with a hint")
+    @Test("Redis: a closed port is refused at once, with its code and context; the command lines add the hint")
     func redisClosedPort() async throws {
         let configuration = RedisConfiguration(port: Self.closedPort())
         let error = try await within(10, "connection refusal") {
             await #expect(throws: RedisError.self) { _ = try await RedisClient.connect(configuration) }
         }
         #expect(error?.code == .connectFailed)
-        #expect(error?.description.contains("cannot connect to Redis at 127.0.0.1:\(configuration.port)") == true)
-        #expect(error?.description.contains("refused") == true, "\(String(describing: error))")
+        #expect(error?.endpoint == "127.0.0.1:\(configuration.port)")
+        #expect(error?.osError == ECONNREFUSED)
+        #expect(error?.description == "cannot connect to Redis at 127.0.0.1:\(configuration.port): connection refused")
+        #expect(error.map { Advice.line(for: $0) }
+            == "cannot connect to Redis at 127.0.0.1:\(configuration.port): connection refused — is it running? try scripts/services up")
     }
 
     @Test("Redis: a wrong password is refused")
@@ -90,10 +99,29 @@ struct ConnectionFailureTests {
             }
         }
         #expect(error?.code == .authenticationFailed)
-        #expect(error?.description.contains("cannot authenticate") == true)
+        #expect(error?.command == "AUTH")
+        #expect(error?.description.contains("cannot authenticate to Redis at 127.0.0.1:\(server.port)") == true)
+        #expect(error.map { Advice.line(for: $0) }?.hasSuffix(" — check the password and database in --redis-url (or GREENROOM_REDIS_URL)") == true)
 
         let good = try await RedisClient.connect(try RedisConfiguration(url: "redis://:sesame@127.0.0.1:\(server.port)/2"))
         #expect(try await good.send("PING").string == "PONG")
         await good.close()
+    }
+
+    @Test("enqueue and worker print one line with advice and exit non-zero when RabbitMQ is not there")
+    func commandLinesAdvise() async throws {
+        let port = Self.closedPort()
+        let expected = "Error: cannot connect to RabbitMQ at 127.0.0.1:\(port): connection refused — is it running? try scripts/services up"
+        let directory = URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent()
+        for (name, arguments) in [("enqueue", ["status"]), ("worker", [])] {
+            let output = "/tmp/greenroom-test-advice-\(name)-\(getpid()).log"
+            defer { unlink(output) }
+            let process = try ChildProcess(directory.appendingPathComponent(name).path, arguments,
+                                           environment: ["GREENROOM_AMQP_URL": "amqp://guest:guest@127.0.0.1:\(port)/%2F"], logPath: output)
+            let status = try await within(30, "\(name) failing") { await process.exited() }
+            let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            #expect(status == 1, "\(name): \(printed)")
+            #expect(printed == expected + "\n", "\(name)")
+        }
     }
 }

@@ -1,5 +1,3 @@
-import CAMQP
-
 /// An AMQP channel: declare topology, publish, consume and acknowledge.
 ///
 /// A channel is a lightweight handle; all work happens on the connection's
@@ -15,11 +13,12 @@ public final class AMQPChannel: Sendable {
     /// The pseudo-queue for RabbitMQ's direct reply-to.
     public static let directReplyTo = "amq.rabbitmq.reply-to"
 
+    /// The connection this channel runs on.
     public let connection: AMQPConnection
     /// The channel number on the connection.
     public let number: UInt16
     /// Shared with the thread-side state: why this channel ended, once it has.
-    private let ended: EndReason
+    let ended: EndReason
 
     init(connection: AMQPConnection, number: UInt16, ended: EndReason) {
         self.connection = connection
@@ -36,7 +35,9 @@ public final class AMQPChannel: Sendable {
     public struct QueueInfo: Sendable, Equatable {
         /// The queue's name (server-generated when declared with an empty name).
         public var name: String
+        /// Messages ready for delivery (not counting unacked ones).
         public var messageCount: UInt32
+        /// Consumers attached to the queue.
         public var consumerCount: UInt32
     }
 
@@ -50,21 +51,12 @@ public final class AMQPChannel: Sendable {
         _ name: String, kind: ExchangeKind = .direct, durable: Bool = true, autoDelete: Bool = false,
         internal: Bool = false, arguments: AMQPTable = [:]
     ) async throws {
-        try await rpc("declaring exchange '\(name)'", expecting: AMQPMethodID.exchangeDeclareOK, send: { core, number in
-            let arena = CArena()
-            return core.sendMethod(AMQPMethodID.exchangeDeclare, on: number, amqp_exchange_declare_t(
-                ticket: 0, exchange: arena.bytes(name), type: arena.bytes(kind.rawValue), passive: 0, durable: flag(durable),
-                auto_delete: flag(autoDelete), internal: flag(`internal`), nowait: 0, arguments: arena.table(arguments)))
-        }, decode: { _, _ in () })
+        try await rpc(.exchangeDeclare(name, kind: kind.rawValue, durable: durable, autoDelete: autoDelete, internal: `internal`, arguments: arguments))
     }
 
     /// Deletes an exchange.
     public func deleteExchange(_ name: String, ifUnused: Bool = false) async throws {
-        try await rpc("deleting exchange '\(name)'", expecting: AMQPMethodID.exchangeDeleteOK, send: { core, number in
-            let arena = CArena()
-            return core.sendMethod(AMQPMethodID.exchangeDelete, on: number, amqp_exchange_delete_t(
-                ticket: 0, exchange: arena.bytes(name), if_unused: flag(ifUnused), nowait: 0))
-        }, decode: { _, _ in () })
+        try await rpc(.exchangeDelete(name, ifUnused: ifUnused))
     }
 
     /// Declares a queue and returns its name and counts. With `passive`, only
@@ -74,15 +66,8 @@ public final class AMQPChannel: Sendable {
         _ name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false,
         passive: Bool = false, arguments: AMQPTable = [:]
     ) async throws -> QueueInfo {
-        try await rpc("declaring queue '\(name)'", expecting: AMQPMethodID.queueDeclareOK, send: { core, number in
-            let arena = CArena()
-            return core.sendMethod(AMQPMethodID.queueDeclare, on: number, amqp_queue_declare_t(
-                ticket: 0, queue: arena.bytes(name), passive: flag(passive), durable: flag(durable), exclusive: flag(exclusive),
-                auto_delete: flag(autoDelete), nowait: 0, arguments: arena.table(arguments)))
-        }, decode: { method, _ in
-            let ok = method.decoded.assumingMemoryBound(to: amqp_queue_declare_ok_t.self).pointee
-            return QueueInfo(name: CDecode.string(ok.queue), messageCount: ok.message_count, consumerCount: ok.consumer_count)
-        })
+        try await rpc(.queueDeclare(name, passive: passive, durable: durable, exclusive: exclusive, autoDelete: autoDelete, arguments: arguments),
+                      reading: \.declaredQueue)
     }
 
     /// Reports a queue's message and consumer counts without changing it.
@@ -92,45 +77,24 @@ public final class AMQPChannel: Sendable {
 
     /// Binds a queue to an exchange.
     public func bindQueue(_ queue: String, to exchange: String, routingKey: String, arguments: AMQPTable = [:]) async throws {
-        try await rpc("binding queue '\(queue)' to exchange '\(exchange)'", expecting: AMQPMethodID.queueBindOK, send: { core, number in
-            let arena = CArena()
-            return core.sendMethod(AMQPMethodID.queueBind, on: number, amqp_queue_bind_t(
-                ticket: 0, queue: arena.bytes(queue), exchange: arena.bytes(exchange), routing_key: arena.bytes(routingKey),
-                nowait: 0, arguments: arena.table(arguments)))
-        }, decode: { _, _ in () })
+        try await rpc(.queueBind(queue, exchange: exchange, routingKey: routingKey, arguments: arguments))
     }
 
     /// Removes a binding.
     public func unbindQueue(_ queue: String, from exchange: String, routingKey: String, arguments: AMQPTable = [:]) async throws {
-        try await rpc("unbinding queue '\(queue)' from exchange '\(exchange)'", expecting: AMQPMethodID.queueUnbindOK, send: { core, number in
-            let arena = CArena()
-            return core.sendMethod(AMQPMethodID.queueUnbind, on: number, amqp_queue_unbind_t(
-                ticket: 0, queue: arena.bytes(queue), exchange: arena.bytes(exchange), routing_key: arena.bytes(routingKey),
-                arguments: arena.table(arguments)))
-        }, decode: { _, _ in () })
+        try await rpc(.queueUnbind(queue, exchange: exchange, routingKey: routingKey, arguments: arguments))
     }
 
     /// Removes every ready message from a queue; returns how many.
     @discardableResult
     public func purgeQueue(_ name: String) async throws -> UInt32 {
-        try await rpc("purging queue '\(name)'", expecting: AMQPMethodID.queuePurgeOK, send: { core, number in
-            let arena = CArena()
-            return core.sendMethod(AMQPMethodID.queuePurge, on: number, amqp_queue_purge_t(ticket: 0, queue: arena.bytes(name), nowait: 0))
-        }, decode: { method, _ in
-            method.decoded.assumingMemoryBound(to: amqp_queue_purge_ok_t.self).pointee.message_count
-        })
+        try await rpc(.queuePurge(name), reading: \.messageCount)
     }
 
     /// Deletes a queue; returns how many messages it held.
     @discardableResult
     public func deleteQueue(_ name: String, ifUnused: Bool = false, ifEmpty: Bool = false) async throws -> UInt32 {
-        try await rpc("deleting queue '\(name)'", expecting: AMQPMethodID.queueDeleteOK, send: { core, number in
-            let arena = CArena()
-            return core.sendMethod(AMQPMethodID.queueDelete, on: number, amqp_queue_delete_t(
-                ticket: 0, queue: arena.bytes(name), if_unused: flag(ifUnused), if_empty: flag(ifEmpty), nowait: 0))
-        }, decode: { method, _ in
-            method.decoded.assumingMemoryBound(to: amqp_queue_delete_ok_t.self).pointee.message_count
-        })
+        try await rpc(.queueDelete(name, ifUnused: ifUnused, ifEmpty: ifEmpty), reading: \.messageCount)
     }
 
     // MARK: - Publishing
@@ -138,9 +102,7 @@ public final class AMQPChannel: Sendable {
     /// Puts the channel in confirm mode: from now on `publish` returns only
     /// once the broker has taken responsibility for the message.
     public func enableConfirms() async throws {
-        try await rpc("enabling publisher confirms", expecting: AMQPMethodID.confirmSelectOK, send: { core, number in
-            core.sendMethod(AMQPMethodID.confirmSelect, on: number, amqp_confirm_select_t(nowait: 0))
-        }, decode: { _, channel in channel.confirmMode = true })
+        try await rpc(.confirmSelect) { channel in channel.confirmMode = true }
     }
 
     /// Publishes a message.
@@ -162,40 +124,17 @@ public final class AMQPChannel: Sendable {
     /// fails alone. Throws only when the channel or connection is unusable.
     public func publish(_ publications: [AMQPPublication]) async throws -> [Result<Void, AMQPError>] {
         guard !publications.isEmpty else { return [] }
-        let operation = publications.count == 1
-            ? "publishing to exchange '\(publications[0].exchange)' with routing key '\(publications[0].routingKey)'"
-            : "publishing \(publications.count) messages"
-        let (number, ended) = (number, ended)
-        return try await connection.perform(operation) { core, continuation in
-            let channel: AMQPChannelState
-            switch core.channel(number, ended, for: operation) {
-            case .failure(let error): continuation.resume(throwing: error); return
-            case .success(let open): channel = open
-            }
+        let operation = publications.count == 1 ? publications[0].operation : "publishing \(publications.count) messages"
+        let number = number
+        return try await onChannel(operation) { core, channel, continuation in
             let collector = ResultGatherer(count: publications.count, continuation: continuation)
             for (index, publication) in publications.enumerated() {
-                let arena = CArena()
-                var properties = arena.properties(publication.message.properties)
-                let status = publication.message.body.withUnsafeBytes { raw in
-                    amqp_basic_publish(core.state, number, arena.bytes(publication.exchange), arena.bytes(publication.routingKey),
-                                       flag(publication.mandatory), 0, &properties,
-                                       amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
-                }
-                guard status == AMQP_STATUS_OK.rawValue else {
-                    let error = AMQPError(code: .connectionClosed, operation: operation, detail: String(cString: amqp_error_string2(status)))
+                guard core.send(.basicPublish(publication), on: number, operation: operation) else {
+                    let error = core.terminalError ?? AMQPError(code: .connectionClosed, operation: operation)
                     for rest in index..<publications.count { collector.set(rest, .failure(error)) }
-                    core.failWrite(status, operation: operation)
                     return
                 }
-                guard channel.confirmMode else {
-                    collector.set(index, .success(()))
-                    continue
-                }
-                let sequence = channel.nextPublishSequence
-                channel.nextPublishSequence += 1
-                channel.pendingPublishes[sequence] = .init(
-                    complete: { collector.set(index, $0) }, exchange: publication.exchange,
-                    routingKey: publication.routingKey, messageID: publication.message.properties.messageID)
+                channel.awaitConfirm(of: publication) { collector.set(index, $0) }
             }
         }
     }
@@ -205,9 +144,7 @@ public final class AMQPChannel: Sendable {
     /// Limits how many unacknowledged deliveries the broker sends to this
     /// channel's consumers (`global: false`: per consumer).
     public func setPrefetch(_ count: UInt16, global: Bool = false) async throws {
-        try await rpc("setting prefetch to \(count)", expecting: AMQPMethodID.basicQosOK, send: { core, number in
-            core.sendMethod(AMQPMethodID.basicQos, on: number, amqp_basic_qos_t(prefetch_size: 0, prefetch_count: count, global: flag(global)))
-        }, decode: { _, _ in () })
+        try await rpc(.basicQos(prefetchCount: count, global: global))
     }
 
     /// Starts a consumer on `queue`. Iterate the returned consumer for
@@ -217,61 +154,33 @@ public final class AMQPChannel: Sendable {
     public func consume(
         queue: String, consumerTag: String? = nil, noAck: Bool = false, exclusive: Bool = false, arguments: AMQPTable = [:]
     ) async throws -> AMQPConsumer {
-        let operation = "consuming from queue '\(queue)'"
         let deliveries = DeliveryBuffer()
-        let (number, ended) = (number, ended)
-        let tag: String = try await connection.perform(operation) { core, continuation in
-            let channel: AMQPChannelState
-            switch core.channel(number, ended, for: operation) {
-            case .failure(let error): continuation.resume(throwing: error); return
-            case .success(let open): channel = open
+        let tag = try await rpc("consuming from queue '\(queue)'", prepare: { channel throws(AMQPError) in
+            let tag = try channel.addConsumer(tag: consumerTag, queue: queue, noAck: noAck, deliveries: deliveries)
+            return .basicConsume(queue: queue, consumerTag: tag, noAck: noAck, exclusive: exclusive, arguments: arguments)
+        }, complete: { channel, reply throws(AMQPError) in
+            switch reply {
+            case .success(let ok):
+                return ok.consumerTag
+            case .failure(let error):
+                channel.removeConsumer(feeding: deliveries, because: error)
+                throw error
             }
-            let tag = consumerTag ?? "greenroom-\(number)-\(channel.nextConsumerNumber)"
-            channel.nextConsumerNumber += 1
-            guard channel.consumers[tag] == nil else {
-                continuation.resume(throwing: AMQPError(code: .invalidArgument, operation: operation, detail: "consumer tag '\(tag)' is already in use on this channel"))
-                return
-            }
-            channel.consumers[tag] = .init(queue: queue, noAck: noAck, deliveries: deliveries)
-            core.enqueueRPC(.init(
-                operation: operation, expecting: [AMQPMethodID.basicConsumeOK],
-                send: { core in
-                    let arena = CArena()
-                    return core.sendMethod(AMQPMethodID.basicConsume, on: number, amqp_basic_consume_t(
-                        ticket: 0, queue: arena.bytes(queue), consumer_tag: arena.bytes(tag), no_local: 0, no_ack: flag(noAck),
-                        exclusive: flag(exclusive), nowait: 0, arguments: arena.table(arguments)))
-                },
-                complete: { result in
-                    switch result {
-                    case .success: continuation.resume(returning: tag)
-                    case .failure(let error):
-                        channel.consumers[tag] = nil
-                        deliveries.finish(throwing: error)
-                        continuation.resume(throwing: error)
-                    }
-                }), on: channel)
-        }
+        })
         return AMQPConsumer(tag: tag, queue: queue, channel: self, deliveries: deliveries)
     }
 
     /// Stops a consumer. Deliveries already sent stay unacked on this channel
     /// until acked or the channel closes; the consumer's sequence then ends.
     public func cancel(consumerTag: String) async throws {
-        try await rpc("cancelling consumer '\(consumerTag)'", expecting: AMQPMethodID.basicCancelOK, send: { core, number in
-            let arena = CArena()
-            return core.sendMethod(AMQPMethodID.basicCancel, on: number, amqp_basic_cancel_t(consumer_tag: arena.bytes(consumerTag), nowait: 0))
-        }, decode: { _, channel in
-            channel.consumers.removeValue(forKey: consumerTag)?.finish()
-        })
+        try await rpc(.basicCancel(consumerTag: consumerTag)) { channel in channel.consumers.removeValue(forKey: consumerTag)?.finish() }
     }
 
     // MARK: - Acknowledging
 
     /// Acknowledges a delivery (and, with `multiple`, every earlier one on this channel).
     public func ack(_ deliveryTag: UInt64, multiple: Bool = false) async throws {
-        try await send("acknowledging delivery \(deliveryTag)") { core, number in
-            amqp_basic_ack(core.state, number, deliveryTag, flag(multiple))
-        }
+        try await send(.basicAck(deliveryTag, multiple: multiple))
     }
 
     /// Acknowledges a delivery without waiting for the frame to be written:
@@ -301,14 +210,11 @@ public final class AMQPChannel: Sendable {
         connection.submit { core in
             guard case .success = core.channel(number, ended, for: "acknowledging") else { return }
             for acknowledgement in acknowledgements {
-                let status = switch acknowledgement {
-                case .ack(let tag, let multiple): amqp_basic_ack(core.state, number, tag, flag(multiple))
-                case .nack(let tag, let requeue): amqp_basic_nack(core.state, number, tag, 0, flag(requeue))
+                let method: AMQPMethod = switch acknowledgement {
+                case .ack(let tag, let multiple): .basicAck(tag, multiple: multiple)
+                case .nack(let tag, let requeue): .basicNack(tag, multiple: false, requeue: requeue)
                 }
-                if status != AMQP_STATUS_OK.rawValue {
-                    core.failWrite(status, operation: "acknowledging deliveries")
-                    return
-                }
+                guard core.send(method, on: number, operation: "acknowledging deliveries") else { return }
             }
         }
     }
@@ -316,16 +222,12 @@ public final class AMQPChannel: Sendable {
     /// Negatively acknowledges a delivery; `requeue: false` dead-letters or drops it
     /// (per the queue's dead-letter settings).
     public func nack(_ deliveryTag: UInt64, multiple: Bool = false, requeue: Bool = true) async throws {
-        try await send("nacking delivery \(deliveryTag)") { core, number in
-            amqp_basic_nack(core.state, number, deliveryTag, flag(multiple), flag(requeue))
-        }
+        try await send(.basicNack(deliveryTag, multiple: multiple, requeue: requeue))
     }
 
     /// Rejects one delivery; `requeue: false` dead-letters or drops it.
     public func reject(_ deliveryTag: UInt64, requeue: Bool = true) async throws {
-        try await send("rejecting delivery \(deliveryTag)") { core, number in
-            amqp_basic_reject(core.state, number, deliveryTag, flag(requeue))
-        }
+        try await send(.basicReject(deliveryTag, requeue: requeue))
     }
 
     // MARK: - Closing
@@ -334,85 +236,33 @@ public final class AMQPChannel: Sendable {
     /// still waiting fail. Closing a channel that is already closed does nothing.
     public func close() async throws {
         let (number, ended) = (number, ended)
-        try await connection.perform("closing channel \(number)") { (core, continuation: CheckedContinuation<Void, any Error>) in
+        let operation = "closing channel \(number)"
+        try await connection.perform(operation) { (core, continuation: CheckedContinuation<Void, any Error>) in
             guard let channel = core.channels[number], channel.ended === ended, channel.closedBecause == nil else {
                 continuation.resume()
                 return
             }
-            core.enqueueRPC(.init(
-                operation: "closing channel \(number)", expecting: [AMQPMethodID.channelCloseOK],
-                send: { core in
-                    let arena = CArena()
-                    return core.sendMethod(AMQPMethodID.channelClose, on: number, amqp_channel_close_t(
-                        reply_code: UInt16(AMQP_REPLY_SUCCESS), reply_text: arena.bytes("closing"), class_id: 0, method_id: 0))
-                },
-                complete: { result in
-                    if core.channels[number] === channel { core.channels[number] = nil }
-                    channel.shutDown(because: nil)
-                    switch result {
-                    case .success: continuation.resume()
-                    case .failure(let error): continuation.resume(throwing: error)
-                    }
-                }), on: channel)
-        }
-    }
-
-    // MARK: - Plumbing
-
-    /// Sends a synchronous method and waits for its reply; `decode` runs on the
-    /// connection thread while the reply's memory is valid.
-    private func rpc<T: Sendable>(
-        _ operation: String, expecting reply: amqp_method_number_t,
-        send: @escaping @Sendable (AMQPConnectionCore, UInt16) -> Int32,
-        decode: @escaping @Sendable (amqp_method_t, AMQPChannelState) -> T
-    ) async throws -> T {
-        let (number, ended) = (number, ended)
-        return try await connection.perform(operation) { core, continuation in
-            switch core.channel(number, ended, for: operation) {
-            case .failure(let error):
-                continuation.resume(throwing: error)
-            case .success(let channel):
-                core.enqueueRPC(.init(
-                    operation: operation, expecting: [reply],
-                    send: { core in send(core, number) },
-                    complete: { result in
-                        switch result {
-                        case .success(let method): continuation.resume(returning: decode(method, channel))
-                        case .failure(let error): continuation.resume(throwing: error)
-                        }
-                    }), on: channel)
-            }
-        }
-    }
-
-    /// Sends an asynchronous method (no reply) and returns once it is written.
-    private func send(_ operation: String, _ body: @escaping @Sendable (AMQPConnectionCore, UInt16) -> Int32) async throws {
-        let (number, ended) = (number, ended)
-        try await connection.perform(operation) { (core, continuation: CheckedContinuation<Void, any Error>) in
-            switch core.channel(number, ended, for: operation) {
-            case .failure(let error):
-                continuation.resume(throwing: error)
-            case .success:
-                let status = body(core, number)
-                if status == AMQP_STATUS_OK.rawValue {
-                    continuation.resume()
-                } else {
-                    continuation.resume(throwing: AMQPError(code: .connectionClosed, operation: operation, detail: String(cString: amqp_error_string2(status))))
-                    core.failWrite(status, operation: operation)
-                }
-            }
+            core.enqueueRPC(.init(.channelClose, operation: operation) { result in
+                if core.channels[number] === channel { core.channels[number] = nil }
+                channel.shutDown(because: nil)
+                continuation.resume(with: result.map { _ in () }.mapError { $0 as any Error })
+            }, on: channel)
         }
     }
 }
 
 /// One message to publish, with where it goes.
 public struct AMQPPublication: Sendable {
+    /// The message: body and properties.
     public var message: AMQPMessage
+    /// The exchange to publish to; "" is the default exchange (routes by queue name).
     public var exchange: String
+    /// The routing key the exchange routes by.
     public var routingKey: String
     /// Return the message as an error (`.unroutable`) when no queue matches.
     public var mandatory: Bool
 
+    /// A message for `exchange` with `routingKey`.
     public init(_ message: AMQPMessage, exchange: String = "", routingKey: String, mandatory: Bool = false) {
         self.message = message
         self.exchange = exchange
@@ -420,7 +270,3 @@ public struct AMQPPublication: Sendable {
         self.mandatory = mandatory
     }
 }
-
-/// rabbitmq-c's boolean.
-@inline(__always)
-func flag(_ value: Bool) -> amqp_boolean_t { value ? 1 : 0 }

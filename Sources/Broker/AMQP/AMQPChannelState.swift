@@ -6,12 +6,20 @@ final class AMQPChannelState {
     /// A synchronous AMQP method awaiting its reply. The head of the queue is on
     /// the wire; the rest wait their turn (one outstanding RPC per channel).
     struct PendingRPC {
+        /// What to send; its `reply` is what the channel waits for.
+        var method: AMQPMethod
+        /// What it is for, in errors (usually `method.operation`).
         var operation: String
-        var expecting: [amqp_method_number_t]
-        var send: (AMQPConnectionCore) -> Int32
         /// Called on the connection thread with the reply, while its decoded
         /// memory is still valid, or with the error that ended the wait.
         var complete: (Result<amqp_method_t, AMQPError>) -> Void
+
+        init(_ method: AMQPMethod, operation: String? = nil, complete: @escaping (Result<amqp_method_t, AMQPError>) -> Void) {
+            precondition(method.reply != nil, "\(method.operation) has no reply to wait for")
+            self.method = method
+            self.operation = operation ?? method.operation
+            self.complete = complete
+        }
     }
 
     /// A published message awaiting the broker's confirm.
@@ -56,6 +64,9 @@ final class AMQPChannelState {
             buffered.removeAll()
         }
 
+        /// Whether this consumer's deliveries go to `buffer`.
+        func feeds(_ buffer: DeliveryBuffer) -> Bool { deliveries === buffer }
+
         /// Ends the stream after what is buffered; with an error, iteration throws it.
         func finish(throwing error: AMQPError? = nil) {
             flush()
@@ -95,6 +106,40 @@ final class AMQPChannelState {
         self.number = number
     }
 
+    /// Registers a consumer before its basic.consume is sent and returns its
+    /// tag: `tag`, or a fresh one. Fails when the tag is taken on this channel.
+    func addConsumer(tag: String?, queue: String, noAck: Bool, deliveries: DeliveryBuffer) throws(AMQPError) -> String {
+        let tag = tag ?? "greenroom-\(number)-\(nextConsumerNumber)"
+        nextConsumerNumber += 1
+        guard consumers[tag] == nil else {
+            throw AMQPError(code: .invalidArgument, operation: "consuming from queue '\(queue)'",
+                            detail: "consumer tag '\(tag)' is already in use on this channel")
+        }
+        consumers[tag] = Consumer(queue: queue, noAck: noAck, deliveries: deliveries)
+        return tag
+    }
+
+    /// Ends and forgets the consumer feeding `deliveries`: its basic.consume failed.
+    func removeConsumer(feeding deliveries: DeliveryBuffer, because error: AMQPError) {
+        guard let tag = consumers.first(where: { $0.value.feeds(deliveries) })?.key else { return }
+        consumers.removeValue(forKey: tag)?.finish(throwing: error)
+    }
+
+    /// Called once `publication` is written. In confirm mode it now waits for
+    /// the broker's confirm (`confirm`) and perhaps a return (`markReturned`);
+    /// otherwise it is done.
+    func awaitConfirm(of publication: AMQPPublication, complete: @escaping (Result<Void, AMQPError>) -> Void) {
+        guard confirmMode else {
+            complete(.success(()))
+            return
+        }
+        let sequence = nextPublishSequence
+        nextPublishSequence += 1
+        pendingPublishes[sequence] = PendingPublish(
+            complete: complete, exchange: publication.exchange, routingKey: publication.routingKey,
+            messageID: publication.message.properties.messageID)
+    }
+
     /// Resolves publishes confirmed (or nacked) by the broker: `tag` alone, or
     /// every outstanding one up to `tag` when `multiple`.
     func confirm(tag: UInt64, multiple: Bool, nacked: Bool) {
@@ -105,7 +150,7 @@ final class AMQPChannelState {
             } else if nacked {
                 publish.complete(.failure(AMQPError(
                     code: .nacked, operation: "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)'",
-                    detail: "the broker nacked the message (it could not store it); publish it again")))
+                    detail: "the broker nacked the message: it could not store it")))
             } else {
                 publish.complete(.success(()))
             }

@@ -62,17 +62,14 @@ public final class AMQPConnection: Sendable {
             }
             let number = channel.number
             let ended = channel.ended
-            core.enqueueRPC(.init(
-                operation: "opening channel \(number)", expecting: [AMQPMethodID.channelOpenOK],
-                send: { core in core.sendMethod(AMQPMethodID.channelOpen, on: number, amqp_channel_open_t(out_of_band: amqp_bytes_t(len: 0, bytes: nil))) },
-                complete: { result in
-                    switch result {
-                    case .success: continuation.resume(returning: (number, ended))
-                    case .failure(let error):
-                        if core.channels[number] === channel { core.channels[number] = nil }
-                        continuation.resume(throwing: error)
-                    }
-                }), on: channel)
+            core.enqueueRPC(.init(.channelOpen, operation: "opening channel \(number)") { result in
+                switch result {
+                case .success: continuation.resume(returning: (number, ended))
+                case .failure(let error):
+                    if core.channels[number] === channel { core.channels[number] = nil }
+                    continuation.resume(throwing: error)
+                }
+            }, on: channel)
         }
         return AMQPChannel(connection: self, number: number, ended: ended)
     }

@@ -51,7 +51,8 @@ final class AMQPConnectionCore {
             return .failure(AMQPError(code: .library, operation: "creating a RabbitMQ connection", detail: "out of memory"))
         }
         let core = AMQPConnectionCore(configuration: configuration, logger: logger, state: state, onTerminate: onTerminate)
-        let target = "RabbitMQ at \(configuration.endpoint)"
+        let endpoint = configuration.endpoint
+        let target = "RabbitMQ at \(endpoint)"
 
         let socket: OpaquePointer?
         if let tls = configuration.tls {
@@ -60,18 +61,20 @@ final class AMQPConnectionCore {
                 amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
                 amqp_ssl_socket_set_verify_hostname(socket, tls.verifyPeer ? 1 : 0)
                 if let ca = tls.caCertificatePath, amqp_ssl_socket_set_cacert(socket, ca) != AMQP_STATUS_OK.rawValue {
-                    return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target)", detail: "cannot read CA certificate \(ca)"))
+                    return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target)", endpoint: endpoint,
+                                              detail: "cannot read CA certificate \(ca)"))
                 }
                 if let cert = tls.certificatePath, let key = tls.keyPath,
                    amqp_ssl_socket_set_key(socket, cert, key) != AMQP_STATUS_OK.rawValue {
-                    return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target)", detail: "cannot read client certificate \(cert) or key \(key)"))
+                    return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target)", endpoint: endpoint,
+                                              detail: "cannot read client certificate \(cert) or key \(key)"))
                 }
             }
         } else {
             socket = amqp_tcp_socket_new(state)
         }
         guard let socket else {
-            return .failure(AMQPError(code: .library, operation: "creating a socket for \(target)"))
+            return .failure(AMQPError(code: .library, operation: "creating a socket for \(target)", endpoint: endpoint))
         }
 
         var timeout = timeval(milliseconds: configuration.connectTimeoutMilliseconds)
@@ -80,14 +83,14 @@ final class AMQPConnectionCore {
             case .success(let descriptor):
                 amqp_tcp_socket_set_sockfd(socket, descriptor)
             case .failure(let problem):
-                return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target)",
-                                          detail: "\(problem.reason) — is it running? try scripts/services up"))
+                return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target)", endpoint: endpoint,
+                                          osError: problem.osError, detail: problem.reason))
             }
         } else {
             let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
             if opened != AMQP_STATUS_OK.rawValue {
-                return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target) over TLS",
-                                          detail: "\(String(cString: amqp_error_string2(opened))) — is it running, with TLS on this port?"))
+                return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target) over TLS", endpoint: endpoint,
+                                          detail: String(cString: amqp_error_string2(opened))))
             }
         }
         amqp_set_handshake_timeout(state, &timeout)
@@ -110,12 +113,13 @@ final class AMQPConnectionCore {
         }()
         if let error = core.error(from: login, operation: "cannot log in to \(target) as '\(configuration.user)' on vhost '\(configuration.virtualHost)'") {
             var error = error
+            error.endpoint = endpoint
             if error.replyCode == 403 || error.replyCode == 530 {
                 error.code = .accessRefused
-                error.detail = "check the user, password and vhost in the AMQP URL"
             } else if login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION, login.library_error == AMQP_STATUS_CONNECTION_CLOSED.rawValue {
+                // RabbitMQ drops the socket, without a reason, on bad credentials.
                 error.code = .accessRefused
-                error.detail = "the broker closed the connection during login — wrong user, password or vhost?"
+                error.detail = "the broker closed the connection during login"
             }
             return .failure(error)
         }
@@ -148,7 +152,7 @@ final class AMQPConnectionCore {
                 if status == AMQP_STATUS_TIMEOUT.rawValue { break }
                 guard status == AMQP_STATUS_OK.rawValue else {
                     terminate(AMQPError(code: .connectionClosed, operation: "reading from RabbitMQ at \(configuration.endpoint)",
-                                        detail: String(cString: amqp_error_string2(status))))
+                                        endpoint: configuration.endpoint, detail: String(cString: amqp_error_string2(status))))
                     break
                 }
                 handle(frame)
@@ -196,8 +200,8 @@ final class AMQPConnectionCore {
         var timeout = timeval(milliseconds: 2_000)
         amqp_set_rpc_timeout(state, &timeout)
         _ = amqp_connection_close(state, AMQP_REPLY_SUCCESS)
-        terminate(AMQPError(code: .connectionClosed, operation: "using the RabbitMQ connection", detail: "the connection was closed by this program"),
-                  cleanly: true)
+        terminate(AMQPError(code: .connectionClosed, operation: "using the RabbitMQ connection", endpoint: configuration.endpoint,
+                            detail: "the connection was closed by this program"), cleanly: true)
     }
 
     // MARK: - Channels
@@ -221,7 +225,7 @@ final class AMQPConnectionCore {
         if let terminalError { return .failure(terminalError.during(operation)) }
         if let closed = handle.current { return .failure(closed.during(operation)) }
         guard let channel = channels[number], channel.ended === handle else {
-            return .failure(AMQPError(code: .channelClosed, operation: operation, detail: "channel \(number) is closed; open a new one"))
+            return .failure(AMQPError(code: .channelClosed, operation: operation, detail: "channel \(number) is closed"))
         }
         if let closed = channel.closedBecause { return .failure(closed.during(operation)) }
         return .success(channel)
@@ -234,23 +238,28 @@ final class AMQPConnectionCore {
         if channel.rpcs.count == 1 { sendHeadRPC(of: channel) }
     }
 
-    private func sendHeadRPC(of channel: AMQPChannelState) {
+    /// Sends the RPC at the head of `channel`'s queue.
+    func sendHeadRPC(of channel: AMQPChannelState) {
         guard let rpc = channel.rpcs.first else { return }
-        let status = rpc.send(self)
-        if status != AMQP_STATUS_OK.rawValue {
-            failWrite(status, operation: rpc.operation)
+        send(rpc.method, on: channel.number, operation: rpc.operation)
+    }
+
+    /// Writes `method` (see `AMQPMethod`); a failed write ends the connection.
+    /// Returns whether it was written.
+    @discardableResult
+    func send(_ method: AMQPMethod, on channel: UInt16, operation: String? = nil) -> Bool {
+        let status = method.send(on: channel, through: state)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            failWrite(status, operation: operation ?? method.operation)
+            return false
         }
+        return true
     }
 
     /// A write failed: the socket is gone, so is the connection.
     func failWrite(_ status: Int32, operation: String) {
-        terminate(AMQPError(code: .connectionClosed, operation: operation, detail: String(cString: amqp_error_string2(status))))
-    }
-
-    /// Sends a method with no reply (acks, close-ok, …).
-    func sendMethod<Method: BitwiseCopyable>(_ id: amqp_method_number_t, on channel: UInt16, _ method: Method) -> Int32 {
-        var method = method
-        return withUnsafeMutableBytes(of: &method) { amqp_send_method(state, channel, id, $0.baseAddress) }
+        terminate(AMQPError(code: .connectionClosed, operation: operation, endpoint: configuration.endpoint,
+                            detail: String(cString: amqp_error_string2(status))))
     }
 
     // MARK: - Errors from rabbitmq-c replies

@@ -1,9 +1,13 @@
 /// Something went wrong talking to RabbitMQ.
 ///
-/// `code` says what kind of failure it was; `replyCode` and `replyText` carry
-/// what the broker said when it closed a channel or the connection (for example
-/// 404 NOT_FOUND, 406 PRECONDITION_FAILED, 403 ACCESS_REFUSED); `operation` says
-/// what Greenroom was doing at the time.
+/// Meant for both programs and people: `code` says what kind of failure it
+/// was; `endpoint`, `osError`, `replyCode` and `replyText` are the context
+/// (where, what the operating system said, what the broker said when it
+/// closed a channel or the connection: 404 NOT_FOUND, 406
+/// PRECONDITION_FAILED, 403 ACCESS_REFUSED, …); `operation` says what
+/// Greenroom was doing. `description` states what went wrong in one line and
+/// gives no advice: what a person should do about it depends on the program
+/// they ran, so programs add that themselves.
 public struct AMQPError: Error, CustomStringConvertible, Sendable {
     /// The kind of failure. An open set: compare with the static values.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -30,24 +34,38 @@ public struct AMQPError: Error, CustomStringConvertible, Sendable {
         public static let invalidArgument = Code(name: "invalidArgument")
     }
 
+    /// The kind of failure.
     public var code: Code
-    /// What Greenroom was doing, e.g. "declaring queue greenroom.counter.3".
+    /// What Greenroom was doing, e.g. "declaring queue 'greenroom.counter.3'".
     public var operation: String
+    /// The broker's `host:port`, for failures of the connection itself.
+    public var endpoint: String?
+    /// The operating system's error number (`ECONNREFUSED`, `ETIMEDOUT`, …)
+    /// when the failure came from a system call.
+    public var osError: Int32?
     /// AMQP reply code from the broker, when it sent one.
     public var replyCode: UInt16?
     /// AMQP reply text from the broker, when it sent one.
     public var replyText: String?
-    /// Further detail: rabbitmq-c's error string, the endpoint, a hint.
+    /// What went wrong, in words: the operating system's or rabbitmq-c's
+    /// error text, or Greenroom's own.
     public var detail: String?
 
-    public init(code: Code, operation: String, replyCode: UInt16? = nil, replyText: String? = nil, detail: String? = nil) {
+    /// An error; only `code` and `operation` are required.
+    public init(
+        code: Code, operation: String, endpoint: String? = nil, osError: Int32? = nil,
+        replyCode: UInt16? = nil, replyText: String? = nil, detail: String? = nil
+    ) {
         self.code = code
         self.operation = operation
+        self.endpoint = endpoint
+        self.osError = osError
         self.replyCode = replyCode
         self.replyText = replyText
         self.detail = detail
     }
 
+    /// One line: the operation, then what the broker or the system said.
     public var description: String {
         var text = operation
         if let replyCode, let replyText {

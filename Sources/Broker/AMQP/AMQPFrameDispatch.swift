@@ -50,33 +50,28 @@ extension AMQPConnectionCore {
                 logger.info("RabbitMQ cancelled a consumer", metadata: ["queue": "\(consumer.queue)", "consumer": "\(tag)"])
                 consumer.finish(throwing: AMQPError(
                     code: .consumerCancelled, operation: "consuming from queue '\(consumer.queue)'",
-                    detail: "the broker cancelled the consumer (was the queue deleted?)"))
+                    detail: "the broker cancelled the consumer (its queue was deleted or became unavailable)"))
             }
-            if cancel.nowait == 0 {
-                var ok = amqp_basic_cancel_ok_t(consumer_tag: cancel.consumer_tag)
-                let status = amqp_send_method(state, number, AMQPMethodID.basicCancelOK, &ok)
-                if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: "confirming a consumer cancel") }
-            }
+            if cancel.nowait == 0 { send(.basicCancelOK(consumerTag: tag), on: number) }
         case AMQPMethodID.channelClose:
             let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
             let error = AMQPError(code: .channelClosed, operation: channel.rpcs.first?.operation ?? "using channel \(number)",
                                   replyCode: close.reply_code, replyText: CDecode.string(close.reply_text))
             logger.debug("RabbitMQ closed a channel", metadata: ["channel": "\(number)", "error": "\(error)"])
-            let status = sendMethod(AMQPMethodID.channelCloseOK, on: number, amqp_channel_close_ok_t(dummy: 0))
+            let status = AMQPMethod.channelCloseOK.send(on: number, through: state)
             channels[number] = nil
             channel.shutDown(because: error)
-            if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: "confirming a channel close") }
+            if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: AMQPMethod.channelCloseOK.operation) }
         case AMQPMethodID.channelFlow:
             let flow = method.decoded.assumingMemoryBound(to: amqp_channel_flow_t.self).pointee
-            let status = sendMethod(AMQPMethodID.channelFlowOK, on: number, amqp_channel_flow_ok_t(active: flow.active))
-            if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: "answering channel flow") }
+            send(.channelFlowOK(active: flow.active != 0), on: number)
         default:
             completeRPC(method, on: channel)
         }
     }
 
     private func completeRPC(_ method: amqp_method_t, on channel: AMQPChannelState) {
-        guard let head = channel.rpcs.first, head.expecting.contains(method.id) else {
+        guard let head = channel.rpcs.first, head.method.reply == method.id else {
             logger.debug("unexpected AMQP method", metadata: ["channel": "\(channel.number)", "method": "\(method.id)"])
             return
         }
@@ -84,9 +79,7 @@ extension AMQPConnectionCore {
         head.complete(.success(method))
         if !channel.rpcs.isEmpty, channels[channel.number] === channel {
             // Send the next one only after the completion ran: it may have closed the channel.
-            let next = channel.rpcs[0]
-            let status = next.send(self)
-            if status != AMQP_STATUS_OK.rawValue { failWrite(status, operation: next.operation) }
+            sendHeadRPC(of: channel)
         }
     }
 
@@ -95,8 +88,8 @@ extension AMQPConnectionCore {
         case AMQPMethodID.connectionClose:
             let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             let error = AMQPError(code: .connectionClosed, operation: "using the RabbitMQ connection to \(configuration.endpoint)",
-                                  replyCode: close.reply_code, replyText: CDecode.string(close.reply_text))
-            _ = sendMethod(AMQPMethodID.connectionCloseOK, on: 0, amqp_connection_close_ok_t(dummy: 0))
+                                  endpoint: configuration.endpoint, replyCode: close.reply_code, replyText: CDecode.string(close.reply_text))
+            _ = AMQPMethod.connectionCloseOK.send(on: 0, through: state)
             terminate(error)
         case AMQPMethodID.connectionBlocked:
             let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
@@ -144,7 +137,7 @@ extension AMQPConnectionCore {
             let error = AMQPError(
                 code: .unroutable, operation: "publishing to exchange '\(exchange)' with routing key '\(routingKey)'",
                 replyCode: replyCode, replyText: replyText,
-                detail: "no queue is bound for this routing key; declare and bind the queue first")
+                detail: "no queue is bound for this routing key")
             channel.markReturned(exchange: exchange, routingKey: routingKey, messageID: incoming.properties.messageID, error: error)
         }
     }

@@ -33,9 +33,11 @@ enum AMQPMethodID {
     static let basicConsumeOK: amqp_method_number_t = 0x003C_0015
     static let basicCancel: amqp_method_number_t = 0x003C_001E
     static let basicCancelOK: amqp_method_number_t = 0x003C_001F
+    static let basicPublish: amqp_method_number_t = 0x003C_0028
     static let basicReturn: amqp_method_number_t = 0x003C_0032
     static let basicDeliver: amqp_method_number_t = 0x003C_003C
     static let basicAck: amqp_method_number_t = 0x003C_0050
+    static let basicReject: amqp_method_number_t = 0x003C_005A
     static let basicNack: amqp_method_number_t = 0x003C_0078
     static let confirmSelect: amqp_method_number_t = 0x0055_000A
     static let confirmSelectOK: amqp_method_number_t = 0x0055_000B

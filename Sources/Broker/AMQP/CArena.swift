@@ -5,7 +5,7 @@ import Glibc
 
 /// Owns C memory built for one rabbitmq-c call (strings, tables, property
 /// structs) and frees all of it at once. Used only on a connection's thread,
-/// inside `withArena`, so nothing it hands out outlives the call.
+/// by `AMQPMethod.send`, which keeps it alive until the frame is written.
 final class CArena {
     private var blocks: [UnsafeMutableRawPointer] = []
 

@@ -42,22 +42,27 @@ final class RedisConnectionCore {
     }
 
     /// Connects if not connected; returns the error that stopped it.
+    ///
+    /// The socket is opened by `TCPConnect` (a deadline, and the OS error
+    /// number on failure) and handed to hiredis in blocking mode.
     func connectIfNeeded() -> RedisError? {
         if let context, credis_err(context) == 0 { return nil }
         disconnect()
-        let target = "Redis at \(configuration.endpoint)"
-        var timeout = timeval(milliseconds: configuration.connectTimeoutMilliseconds)
-        guard let fresh = redisConnectWithTimeout(configuration.host, Int32(configuration.port), timeout) else {
-            return RedisError(code: .connectFailed, command: "connect", message: "cannot connect to \(target): out of memory")
+        let endpoint = configuration.endpoint
+        let descriptor: Int32
+        switch TCPConnect.open(host: configuration.host, port: configuration.port, timeoutMilliseconds: configuration.connectTimeoutMilliseconds) {
+        case .success(let opened): descriptor = opened
+        case .failure(let problem):
+            return RedisError(code: .connectFailed, command: "connect", message: problem.reason, endpoint: endpoint, osError: problem.osError)
         }
-        if credis_err(fresh) != 0 {
-            let cause = String(cString: credis_errstr(fresh)).lowercased()
-            redisFree(fresh)
-            return RedisError(code: .connectFailed, command: "connect",
-                              message: "cannot connect to \(target): \(cause) — is it running? try scripts/services up")
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
+        guard let fresh = redisConnectFd(descriptor) else {
+            close(descriptor)
+            return RedisError(code: .connectFailed, command: "connect", message: "out of memory", endpoint: endpoint)
         }
         _ = redisEnableKeepAlive(fresh)
         // The connect timeout also bounds the handshake; commands then wait as long as they need.
+        var timeout = timeval(milliseconds: configuration.connectTimeoutMilliseconds)
         _ = redisSetTimeout(fresh, timeout)
         context = fresh
 
@@ -71,12 +76,10 @@ final class RedisConnectionCore {
         for command in handshake {
             switch execute([command])[0] {
             case .success: continue
-            case .failure(let error):
+            case .failure(var error):
                 disconnect()
-                let what = command[0] == "AUTH".redisBytes ? "authenticate" : "select database \(configuration.database)"
-                let code: RedisError.Code = error.code == .server ? .authenticationFailed : .connectFailed
-                return RedisError(code: code, command: String(decoding: command[0], as: UTF8.self),
-                                  message: "cannot \(what) on \(target): \(error.message) — check the password and database in the Redis URL")
+                if error.code == .server { error.code = .authenticationFailed }
+                return error
             }
         }
         timeout = timeval(tv_sec: 0, tv_usec: 0)
@@ -140,7 +143,7 @@ final class RedisConnectionCore {
     /// Writes all `commands`, then reads one reply for each, in order.
     private func execute(_ commands: [[[UInt8]]]) -> [Result<RedisValue, RedisError>] {
         guard let context else {
-            return commands.map { .failure(RedisError(code: .connectionLost, command: Self.name(of: $0), message: "not connected")) }
+            return commands.map { .failure(RedisError(code: .connectionLost, command: Self.name(of: $0), message: "not connected", endpoint: configuration.endpoint)) }
         }
         for arguments in commands {
             appendCommand(arguments, to: context)
@@ -160,7 +163,8 @@ final class RedisConnectionCore {
             let reply = raw!.assumingMemoryBound(to: redisReply.self)
             defer { freeReplyObject(raw) }
             if reply.pointee.type == REDIS_REPLY_ERROR {
-                results.append(.failure(RedisError(code: .server, command: Self.name(of: arguments), message: Self.text(reply.pointee))))
+                results.append(.failure(RedisError(code: .server, command: Self.name(of: arguments), message: Self.text(reply.pointee),
+                                                   endpoint: configuration.endpoint)))
             } else {
                 results.append(.success(Self.decode(reply.pointee)))
             }
@@ -174,8 +178,8 @@ final class RedisConnectionCore {
     }
 
     private func lostError(_ context: UnsafeMutablePointer<redisContext>, _ arguments: [[UInt8]]) -> RedisError {
-        RedisError(code: .connectionLost, command: Self.name(of: arguments),
-                   message: "connection to \(configuration.endpoint) lost (\(String(cString: credis_errstr(context)))); the command may or may not have run")
+        RedisError(code: .connectionLost, command: Self.name(of: arguments), message: String(cString: credis_errstr(context)),
+                   endpoint: configuration.endpoint)
     }
 
     /// Appends one command to hiredis's output buffer, binary-safe.

@@ -7,6 +7,8 @@ import Glibc
 /// rabbitmq-c's own connect reports only "a socket error occurred", so the
 /// AMQP connection opens its socket here and hands it to rabbitmq-c.
 /// The socket is returned in non-blocking mode, with TCP_NODELAY and keepalive.
+/// Redis uses it too (hiredis reports the OS error only as text), and makes
+/// the socket blocking for hiredis.
 enum TCPConnect {
     static func open(host: String, port: Int, timeoutMilliseconds: Int) -> Result<Int32, ConnectProblem> {
         var hints = addrinfo()
@@ -15,38 +17,38 @@ enum TCPConnect {
         var list: UnsafeMutablePointer<addrinfo>?
         let resolved = getaddrinfo(host, String(port), &hints, &list)
         guard resolved == 0, let first = list else {
-            return .failure(ConnectProblem(reason: "cannot resolve host '\(host)': \(String(cString: gai_strerror(resolved)))"))
+            return .failure(ConnectProblem(reason: "cannot resolve host '\(host)': \(String(cString: gai_strerror(resolved)))", osError: nil))
         }
         defer { freeaddrinfo(list) }
 
-        var lastProblem = "no address to connect to"
+        var lastProblem = ConnectProblem(reason: "no address to connect to", osError: nil)
         var candidate: UnsafeMutablePointer<addrinfo>? = first
         while let address = candidate {
             candidate = address.pointee.ai_next
             let descriptor = socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), address.pointee.ai_protocol)
             guard descriptor >= 0 else {
-                lastProblem = describe(errno)
+                lastProblem = ConnectProblem(errno)
                 continue
             }
             let flags = fcntl(descriptor, F_GETFL)
             _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
-            var problem: String?
+            var problem: ConnectProblem?
             if connect(descriptor, address.pointee.ai_addr, address.pointee.ai_addrlen) != 0 {
                 if errno == EINPROGRESS {
                     var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
                     let ready = poll(&poller, 1, Int32(clamping: timeoutMilliseconds))
                     if ready == 0 {
-                        problem = "timed out after \(timeoutMilliseconds) ms"
+                        problem = ConnectProblem(reason: "timed out after \(timeoutMilliseconds) ms", osError: ETIMEDOUT)
                     } else if ready < 0 {
-                        problem = describe(errno)
+                        problem = ConnectProblem(errno)
                     } else {
                         var code: Int32 = 0
                         var length = socklen_t(MemoryLayout<Int32>.size)
                         getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &code, &length)
-                        if code != 0 { problem = describe(code) }
+                        if code != 0 { problem = ConnectProblem(code) }
                     }
                 } else {
-                    problem = describe(errno)
+                    problem = ConnectProblem(errno)
                 }
             }
             if let problem {
@@ -61,15 +63,23 @@ enum TCPConnect {
             setsockopt(descriptor, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
             return .success(descriptor)
         }
-        return .failure(ConnectProblem(reason: lastProblem))
-    }
-
-    private static func describe(_ code: Int32) -> String {
-        String(cString: strerror(code)).lowercased()
+        return .failure(lastProblem)
     }
 }
 
-/// Why a TCP connection could not be opened, in words.
+/// Why a TCP connection could not be opened: in words, and the operating
+/// system's error number when a system call failed (`ETIMEDOUT` for our own
+/// deadline; nil when the host name did not resolve).
 struct ConnectProblem: Error {
     let reason: String
+    let osError: Int32?
+
+    init(reason: String, osError: Int32?) {
+        self.reason = reason
+        self.osError = osError
+    }
+
+    init(_ osError: Int32) {
+        self.init(reason: String(cString: strerror(osError)).lowercased(), osError: osError)
+    }
 }

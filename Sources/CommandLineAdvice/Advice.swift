@@ -1,0 +1,58 @@
+import Broker
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a person running `enqueue` or `worker` can do about an error.
+///
+/// The Broker library's errors say what went wrong, with a code and context
+/// (endpoint, OS error, server reply), and nothing more: only these programs
+/// know their flags, their environment variables and the repository's
+/// scripts. So the advice is added here, from the code and context:
+///
+///     cannot connect to RabbitMQ at 127.0.0.1:5672: connection refused — is it running? try scripts/services up
+public enum Advice {
+    /// The error's one-line description, followed by advice when there is some.
+    public static func line(for error: any Error) -> String {
+        let text = "\(error)"
+        guard let advice = advice(for: error) else { return text }
+        return "\(text) — \(advice)"
+    }
+
+    /// The advice alone, or nil when there is nothing useful to add.
+    public static func advice(for error: any Error) -> String? {
+        switch error {
+        case let error as AMQPError: advice(for: error)
+        case let error as RedisError: advice(for: error)
+        default: nil
+        }
+    }
+
+    static func advice(for error: AMQPError) -> String? {
+        switch error.code {
+        case .connectFailed: afterConnectFailure(osError: error.osError, url: amqpURL)
+        case .accessRefused: "check the user, password and vhost in \(amqpURL)"
+        default: nil
+        }
+    }
+
+    static func advice(for error: RedisError) -> String? {
+        switch error.code {
+        case .connectFailed: afterConnectFailure(osError: error.osError, url: redisURL)
+        case .authenticationFailed: "check the password and database in \(redisURL)"
+        case .connectionLost: "is it still running? try scripts/services up"
+        default: nil
+        }
+    }
+
+    private static let amqpURL = "--amqp-url (or GREENROOM_AMQP_URL)"
+    private static let redisURL = "--redis-url (or GREENROOM_REDIS_URL)"
+
+    private static func afterConnectFailure(osError: Int32?, url: String) -> String {
+        switch osError {
+        case ECONNREFUSED: "is it running? try scripts/services up"
+        case ETIMEDOUT, EHOSTUNREACH, ENETUNREACH: "is the host reachable? check the host and port in \(url)"
+        default: "check the host and port in \(url), and that it is running (scripts/services up)"
+        }
+    }
+}
