@@ -64,15 +64,6 @@ struct RuntimeHarness {
     }
 }
 
-/// Polls `condition` until it holds, failing after `seconds`.
-func eventually(_ seconds: Double = 30, _ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
-    try await within(seconds, what) {
-        while !(try await condition()) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-}
-
 extension RuntimeHarness {
     /// Waits until `count` dead letters for this test's actors are in the
     /// dead-letter queue, removes them and returns them.
