@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("The benchmark runs (tiny size; speed is measured by scripts/bench, not by tests)")
+@Suite("The benchmark runs (tiny size; speed is measured by scripts/bench, not by tests)", .timeLimit(.minutes(5)))
 struct BenchSmokeTests {
     @Test("enqueue bench with its own worker reports throughput, the ceiling, latency, CPU and RSS")
     func tinyBench() async throws {

@@ -6,7 +6,7 @@ import Testing
 
 /// `TurnRunner.runBatch` driven directly (no consumer), so a batch holds
 /// exactly the deliveries a test wants together.
-@Suite("A batch of turns, driven directly against Redis and RabbitMQ")
+@Suite("A batch of turns, driven directly against Redis and RabbitMQ", .timeLimit(.minutes(3)))
 struct TurnBatchTests {
     @Test("a message id twice in one batch is applied once: the copy waits for the commit, then is a duplicate")
     func duplicateIDsInOneBatch() async throws {
