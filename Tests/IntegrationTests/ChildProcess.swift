@@ -12,14 +12,20 @@ import Glibc
 /// from a task; a blocking `waitpid` cannot be cancelled.)
 final class ChildProcess: Sendable {
     let pid: pid_t
+    /// Whether the child leads a process group of its own, so that killing
+    /// it kills what it started too (`enqueue bench` starts workers).
+    let ownsGroup: Bool
     /// Set once reaped: the exit code, or 128 + signal when a signal ended it.
     private let reaped = Mutex<Int32?>(nil)
 
     /// Starts `path` with `arguments` and extra `environment` variables. Its
     /// stdout goes to `logPath` (or nowhere), its stderr to `errorPath`, or
-    /// with stdout when that is nil.
+    /// with stdout when that is nil. With `ownGroup`, the child leads a new
+    /// process group, and SIGKILLs go to the whole group (a Ctrl-C on the
+    /// terminal then no longer reaches it: only for programs that start
+    /// processes of their own).
     init(_ path: String, _ arguments: [String], environment: [String: String] = [:], logPath: String = "/dev/null",
-         errorPath: String? = nil) throws {
+         errorPath: String? = nil, ownGroup: Bool = false) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -43,7 +49,8 @@ final class ChildProcess: Sendable {
         var defaults = sigset_t()
         sigfillset(&defaults)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (ownGroup ? POSIX_SPAWN_SETPGROUP : 0)))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var variables: [String] = []
         var index = 0
         while let entry = environ[index] {
@@ -59,7 +66,8 @@ final class ChildProcess: Sendable {
         let result = posix_spawn(&child, path, &actions, &attributes, argv, envp)
         guard result == 0 else { throw SpawnFailed(path: path, code: result) }
         pid = child
-        Self.running.withLock { _ = $0.insert(child) }
+        ownsGroup = ownGroup
+        Self.running.withLock { $0[child] = ownGroup }
     }
 
     /// The exit status once the process has been reaped, else nil.
@@ -79,16 +87,16 @@ final class ChildProcess: Sendable {
             } else if result < 0 && errno == ECHILD {
                 status = -1  // not ours to reap any more; never happens unless someone else waited
             }
-            if status != nil { _ = Self.running.withLock { $0.remove(pid) } }
+            if status != nil { _ = Self.running.withLock { $0.removeValue(forKey: pid) } }
             return status
         }
     }
 
     /// Sends `signal` unless the process has been reaped (its pid may have
-    /// been reused since).
-    func send(_ signal: Int32) {
+    /// been reused since); to its whole group with `toGroup`, if it leads one.
+    func send(_ signal: Int32, toGroup: Bool = false) {
         reaped.withLock { status in
-            if status == nil { _ = kill(pid, signal) }
+            if status == nil { _ = kill(toGroup && ownsGroup ? -pid : pid, signal) }
         }
     }
 
@@ -142,7 +150,7 @@ final class ChildProcess: Sendable {
     /// only a process stuck in the kernel takes). Returns its status if it
     /// had ended by itself meanwhile, else nil.
     private func killNow() -> Int32? {
-        send(SIGKILL)
+        send(SIGKILL, toGroup: true)
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
             if let status = poll() { return status == 128 + SIGKILL ? nil : status }
@@ -157,10 +165,10 @@ final class ChildProcess: Sendable {
 
     /// Children started and not yet reaped, SIGKILLed when the test process
     /// exits, so a failed or timed-out test leaves no worker behind.
-    private static let running = Mutex<Set<pid_t>>([])
+    private static let running = Mutex<[pid_t: Bool]>([:])  // pid: leads its own group
     private static let killLeftoversAtExit: Void = {
         atexit {
-            for pid in ChildProcess.running.withLock({ $0 }) { kill(pid, SIGKILL) }
+            for (pid, ownsGroup) in ChildProcess.running.withLock({ $0 }) { kill(ownsGroup ? -pid : pid, SIGKILL) }
         }
     }()
 }

@@ -68,6 +68,21 @@ struct WaitHelperTests {
         #expect(child.exitStatus == 128 + SIGKILL)
     }
 
+    @Test("a child leading its own process group is killed with what it started")
+    func childGroup() async throws {
+        let pidFile = "/tmp/greenroom-test-\(getpid())-grandchild.pid"
+        defer { unlink(pidFile) }
+        let child = try ChildProcess("/bin/sh", ["-c", "sleep 30 & echo $! > \(pidFile).new; mv \(pidFile).new \(pidFile); wait"], ownGroup: true)
+        try await eventually(10, "the grandchild's pid") { FileManager.default.fileExists(atPath: pidFile) }
+        let grandchild = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(await child.exited(within: 0.2) == nil)
+        try await eventually(10, "the grandchild gone") {
+            // Gone, or a zombie waiting for init to reap it: either way it runs no more.
+            let stat = (try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8)) ?? ""
+            return stat.isEmpty || stat.contains(") Z ")
+        }
+    }
+
     @Test("terminate reaches a stopped child, and reports exit codes and signals")
     func childStatuses() async throws {
         let stopped = try ChildProcess("/bin/sleep", ["30"])
