@@ -3,7 +3,7 @@
 #   target runtime: just the worker and enqueue binaries
 FROM swift:6.0-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends librabbitmq-dev libhiredis-dev pkg-config \
+ && apt-get install -y --no-install-recommends librabbitmq-dev libhiredis-dev pkg-config python3-pika \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /greenroom
 COPY Package.swift ./

@@ -1,6 +1,6 @@
 """Send to and ask a Greenroom actor from Python, with nothing but pika.
 
-    pip install pika
+    apt-get install python3-pika   # Debian 12 (its pip refuses: PEP 668); elsewhere pip install pika
     python3 examples/send.py [ADDRESS [PARTITIONS]]   # a worker must be running (scripts/demo starts one)
 
 The partition function is docs/PROTOCOL.md's: FNV-1a 64, then jump consistent hash.

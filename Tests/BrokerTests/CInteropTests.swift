@@ -1,7 +1,7 @@
 @testable import Broker
 import Testing
 
-@Suite("Swift ↔ rabbitmq-c values, SHA-1, job queue")
+@Suite("Swift ↔ rabbitmq-c values, SHA-1, job queue", .timeLimit(.minutes(1)))
 struct CInteropTests {
     @Test("properties survive a trip through rabbitmq-c's structs")
     func propertiesRoundTrip() {

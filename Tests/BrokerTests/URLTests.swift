@@ -1,7 +1,7 @@
 @testable import Broker
 import Testing
 
-@Suite("Server URLs")
+@Suite("Server URLs", .timeLimit(.minutes(1)))
 struct URLTests {
     @Test("the default AMQP URL means guest on 127.0.0.1:5672, vhost /")
     func amqpDefaults() throws {

@@ -1,7 +1,7 @@
 import Broker
 import Testing
 
-@Suite("Broker-side errors, cancels and direct reply-to")
+@Suite("Broker-side errors, cancels and direct reply-to", .timeLimit(.minutes(3)))
 struct AMQPChannelErrorTests {
     @Test("consuming a missing queue fails with 404 NOT_FOUND; the connection survives")
     func missingQueue() async throws {

@@ -1,7 +1,7 @@
 import Broker
 import Testing
 
-@Suite("Publisher confirms and returns")
+@Suite("Publisher confirms and returns", .timeLimit(.minutes(3)))
 struct AMQPConfirmTests {
     @Test("10,000 messages published concurrently are all confirmed and all arrive")
     func tenThousandConfirmed() async throws {

@@ -1,7 +1,7 @@
 import Broker
 import Testing
 
-@Suite("AMQP against a real RabbitMQ")
+@Suite("AMQP against a real RabbitMQ", .timeLimit(.minutes(3)))
 struct AMQPRoundTripTests {
     @Test("publish, consume and ack round trip with properties intact")
     func roundTrip() async throws {
@@ -111,7 +111,7 @@ struct AMQPRoundTripTests {
     }
 }
 
-@Suite("AMQP consumer batches against a real RabbitMQ")
+@Suite("AMQP consumer batches against a real RabbitMQ", .timeLimit(.minutes(3)))
 struct AMQPBatchTests {
     @Test("batches hold every delivery once, in order, and one multiple ack settles them all")
     func batchesInOrder() async throws {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import Workers
 
-@Suite("Bad input is dead-lettered with its reason; the worker goes on")
+@Suite("Bad input is dead-lettered with its reason; the worker goes on", .timeLimit(.minutes(3)))
 struct BadInputTests {
     @Test("every kind of bad message lands in greenroom.dead with why, and valid traffic is unaffected")
     func badInput() async throws {

@@ -6,7 +6,7 @@ import Workers
 /// The worker runs ordinary deliveries in batches (one commit, one publish,
 /// one ack frame per batch) and leaves the unusual to the one-message path.
 /// These send whole batches at once so both paths meet inside one batch.
-@Suite("Batches of turns: duplicates, failures and stops inside one batch")
+@Suite("Batches of turns: duplicates, failures and stops inside one batch", .timeLimit(.minutes(5)))
 struct BatchPathTests {
     @Test("the same message ids sent again, fresh (not redelivered), are applied once")
     func freshDuplicates() async throws {

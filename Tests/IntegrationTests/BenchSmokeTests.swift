@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("The benchmark runs (tiny size; speed is measured by scripts/bench, not by tests)")
+@Suite("The benchmark runs (tiny size; speed is measured by scripts/bench, not by tests)", .timeLimit(.minutes(5)))
 struct BenchSmokeTests {
     @Test("enqueue bench with its own worker reports throughput, the ceiling, latency, CPU and RSS")
     func tinyBench() async throws {
@@ -9,7 +9,7 @@ struct BenchSmokeTests {
         let output = "/tmp/greenroom-test-bench-\(getpid()).json"
         let bench = try ChildProcess(enqueue, ["bench", "--actors", "20", "--messages", "5", "--workers", "1", "--sample-every", "10", "--json"],
                                      environment: ["GREENROOM_AMQP_URL": TestServers.amqpURL, "GREENROOM_REDIS_URL": TestServers.redisURL],
-                                     logPath: output)
+                                     logPath: output, ownGroup: true)  // killed with the workers it starts, if it hangs
         let status = try await within(180, "enqueue bench") { await bench.exited() }
         let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         #expect(status == 0, "\(printed)")

@@ -3,7 +3,7 @@ import CommandLineAdvice
 import Foundation
 import Testing
 
-@Suite("Connection failures fail fast and say why")
+@Suite("Connection failures fail fast and say why", .timeLimit(.minutes(2)))
 struct ConnectionFailureTests {
     /// A local port nobody listens on: bind an ephemeral one, then free it.
     static func closedPort() -> Int { FreePort.pick() }

@@ -1,7 +1,7 @@
 import Broker
 import Testing
 
-@Suite("Redis against a real server")
+@Suite("Redis against a real server", .timeLimit(.minutes(3)))
 struct RedisClientTests {
     @Test("a pipeline returns each command's reply in order, an error reply only for its own command")
     func explicitPipeline() async throws {

@@ -5,7 +5,7 @@ import Workers
 import Glibc
 #endif
 
-@Suite("Redis going away mid-stream")
+@Suite("Redis going away mid-stream", .timeLimit(.minutes(5)))
 struct RedisRestartTests {
     @Test("Redis restarted while 1,000 adds flow: every add applied exactly once, nothing stuck")
     func redisRestart() async throws {

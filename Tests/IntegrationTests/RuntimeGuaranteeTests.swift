@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import Workers
 
-@Suite("Runtime guarantees: exactly-once effects, one at a time, in order")
+@Suite("Runtime guarantees: exactly-once effects, one at a time, in order", .timeLimit(.minutes(15)))
 struct RuntimeGuaranteeTests {
     @Test("1,000 counters × 100 adds sent concurrently over several connections all end at exactly 100")
     func thousandCounters() async throws {

@@ -34,11 +34,18 @@ struct RuntimeHarness {
         let runtime = WorkerRuntime(configuration: .init(
             amqp: amqp, redis: redis, types: types, partitions: partitions, concurrency: concurrency, workerID: "test-\(suffix)"))
         try await runtime.start()
-        let client = try await GreenroomClient.connect(amqp: amqp, redis: redis)
+        let client: GreenroomClient
+        do {
+            client = try await GreenroomClient.connect(amqp: amqp, redis: redis)
+        } catch {
+            await runtime.shutdown()
+            throw error
+        }
         return RuntimeHarness(suffix: suffix, runtime: runtime, client: client, typeNames: types.map(\.typeName), redisURL: redisURL)
     }
 
-    /// Stops the worker and deletes the test's queues and Redis keys.
+    /// Stops the worker and deletes the test's queues and Redis keys. Prefer
+    /// `withHarness`, which does this even when the test fails.
     func cleanUp() async throws {
         await runtime.shutdown()
         await client.close()
@@ -64,13 +71,13 @@ struct RuntimeHarness {
     }
 }
 
-/// Polls `condition` until it holds, failing after `seconds`.
-func eventually(_ seconds: Double = 30, _ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
-    try await within(seconds, what) {
-        while !(try await condition()) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
+/// Starts a harness, runs `body` with it, and cleans up — the worker
+/// stopped, the test's queues and keys deleted — even when `body` throws
+/// or the test is cancelled.
+func withHarness<T>(partitions: Int = 4, concurrency: Int = 64, retry: RetryPolicy = RetryPolicy(attempts: 3, initialDelay: .milliseconds(10)),
+                 redisURL: String = TestServers.redisURL, _ body: (RuntimeHarness) async throws -> T) async throws -> T {
+    let harness = try await RuntimeHarness.start(partitions: partitions, concurrency: concurrency, retry: retry, redisURL: redisURL)
+    return try await withCleanUp(harness, "cleanup of harness \(harness.suffix)", cleanUp: { try await $0.cleanUp() }, body)
 }
 
 extension RuntimeHarness {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import Workers
 
-@Suite("The actor runtime against real servers")
+@Suite("The actor runtime against real servers", .timeLimit(.minutes(5)))
 struct RuntimeTests {
     @Test("spawn, send, ask: a counter counts and replies")
     func counterBasics() async throws {
@@ -43,7 +43,7 @@ struct RuntimeTests {
     }
 }
 
-@Suite("Dead letters can be listed and replayed")
+@Suite("Dead letters can be listed and replayed", .timeLimit(.minutes(5)))
 struct DeadLetterReplayTests {
     @Test("a message refused because its actor did not exist is applied once replayed after a spawn")
     func replay() async throws {

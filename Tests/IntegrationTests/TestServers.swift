@@ -34,29 +34,6 @@ enum TestServers {
     }
 }
 
-struct TimedOut: Error, CustomStringConvertible {
-    let what: String
-    let seconds: Double
-    var description: String { "timed out after \(seconds) s waiting for \(what)" }
-}
-
-/// Runs `body`, failing with `TimedOut` if it has not finished in `seconds`.
-/// Tests wait on conditions with a generous limit, never on fixed sleeps.
-func within<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1_000)))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw TimedOut(what: what, seconds: seconds)
-        }
-        return value
-    }
-}
-
 /// Takes the next `count` deliveries from a consumer, or fails on timeout.
 func take(_ count: Int, from consumer: AMQPConsumer, within seconds: Double = 30) async throws -> [AMQPDelivery] {
     try await within(seconds, "\(count) deliveries from \(consumer.queue)") {

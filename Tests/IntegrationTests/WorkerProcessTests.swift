@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import Workers
 
-@Suite("Real worker processes: crashes and graceful shutdown lose and double nothing", .serialized)
+@Suite("Real worker processes: crashes and graceful shutdown lose and double nothing", .serialized, .timeLimit(.minutes(10)))
 struct WorkerProcessTests {
     @Test("killed after a commit, before its ack: after a restart every add is applied exactly once")
     func crashAfterCommit() async throws {

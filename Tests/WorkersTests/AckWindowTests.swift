@@ -2,7 +2,7 @@ import Broker
 import Testing
 @testable import Workers
 
-@Suite("AckWindow: as few ack frames as possible, never one RabbitMQ would refuse")
+@Suite("AckWindow: as few ack frames as possible, never one RabbitMQ would refuse", .timeLimit(.minutes(1)))
 struct AckWindowTests {
     @Test("finished in order: one multiple ack for the lot")
     func inOrder() {

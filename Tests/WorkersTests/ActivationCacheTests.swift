@@ -1,7 +1,7 @@
 import Testing
 @testable import Workers
 
-@Suite("Activation cache")
+@Suite("Activation cache", .timeLimit(.minutes(1)))
 struct ActivationCacheTests {
     static func record(_ version: Int64) -> ActorRecord {
         ActorRecord(status: .active, parent: nil, version: version, state: Array("{}".utf8))

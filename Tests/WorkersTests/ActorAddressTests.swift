@@ -1,7 +1,7 @@
 import Testing
 import Workers
 
-@Suite("Actor addresses")
+@Suite("Actor addresses", .timeLimit(.minutes(1)))
 struct ActorAddressTests {
     @Test("valid addresses parse into type and ID")
     func valid() throws {

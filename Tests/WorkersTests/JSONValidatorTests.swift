@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Workers
 
-@Suite("JSON validation")
+@Suite("JSON validation", .timeLimit(.minutes(1)))
 struct JSONValidatorTests {
     static let valid = [
         "{}", "[]", "0", "-0", "1.5e10", "-2.25E-3", "true", "false", "null", "\"\"", "\"a\\\"b\\\\c\\/\\n\\u00e9\\uD83D\\uDE00\"",

@@ -1,7 +1,7 @@
 import Testing
 import Workers
 
-@Suite("The partition function")
+@Suite("The partition function", .timeLimit(.minutes(1)))
 struct PartitioningTests {
     @Test("FNV-1a 64 matches the reference values")
     func fnv() {
@@ -35,7 +35,7 @@ struct PartitioningTests {
     }
 }
 
-@Suite("docs/PROTOCOL.md partition vectors")
+@Suite("docs/PROTOCOL.md partition vectors", .timeLimit(.minutes(1)))
 struct ProtocolVectorTests {
     /// The table in docs/PROTOCOL.md, computed by an independent implementation.
     static let vectors: [(id: String, fnv: UInt64, p16: Int, p7: Int)] = [
@@ -62,7 +62,7 @@ struct ProtocolVectorTests {
     }
 }
 
-@Suite("Rendezvous assignment")
+@Suite("Rendezvous assignment", .timeLimit(.minutes(1)))
 struct RendezvousTests {
     @Test("3 workers × 16 partitions: every partition has one owner and nobody owns more than 7")
     func balanced() {

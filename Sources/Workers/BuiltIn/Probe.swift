@@ -18,7 +18,9 @@ public struct Probe: Behavior {
         public var touches: Int
         public var lastSeq: Int
         public var outOfOrder: Int
-        /// Overlapping turns seen in this process, for any probe.
+        /// Overlapping turns seen in this process, by any probe of this
+        /// actor's type (tests give each run its own type name, so a test
+        /// sees only its own overlaps).
         public var overlaps: Int
         /// `child-failed` messages received.
         public var childFailures: Int
@@ -36,8 +38,10 @@ public struct Probe: Behavior {
     public static let typeName = "probe"
     public static let initialState = State()
 
-    /// Actors currently inside a turn in this process, and overlaps seen.
-    static let inside = Mutex<(active: Set<ActorAddress>, overlaps: Int)>(([], 0))
+    /// Actors currently inside a turn in this process, and overlaps seen,
+    /// by actor type: process-wide, but scoped so tests running side by side
+    /// under different type names never see each other's.
+    static let inside = Mutex<(active: Set<ActorAddress>, overlaps: [String: Int])>(([], [:]))
 
     public init() {}
 
@@ -46,7 +50,7 @@ public struct Probe: Behavior {
         case "touch":
             let touch = try message.decode(Touch.self)
             Self.inside.withLock { inside in
-                if !inside.active.insert(context.address).inserted { inside.overlaps += 1 }
+                if !inside.active.insert(context.address).inserted { inside.overlaps[context.address.type, default: 0] += 1 }
             }
             // Yield (and optionally pause) while "inside", so an overlap would show.
             if let pause = touch.pauseMicroseconds, pause > 0 {
@@ -61,14 +65,15 @@ public struct Probe: Behavior {
                 state.lastSeq = seq
             }
         case "report":
-            let overlaps = Self.inside.withLock { $0.overlaps }
+            let overlaps = Self.inside.withLock { $0.overlaps[context.address.type, default: 0] }
             try context.reply(Report(touches: state.touches, lastSeq: state.lastSeq, outOfOrder: state.outOfOrder, overlaps: overlaps, childFailures: state.failures))
         case "fail":
             let fail = try message.decode(Fail.self)
             // Failed turns change nothing, so attempts are counted outside the state.
+            let key = AttemptKey(type: context.address.type, messageID: message.id)
             let attempt = Self.attempts.withLock { attempts in
-                attempts[message.id, default: 0] += 1
-                return attempts[message.id]!
+                attempts[key, default: 0] += 1
+                return attempts[key]!
             }
             if attempt <= fail.times { throw ProbeFailure(attempt: attempt) }
         case "adopt":
@@ -82,7 +87,14 @@ public struct Probe: Behavior {
         }
     }
 
-    static let attempts = Mutex<[String: Int]>([:])
+    /// Attempts of each `fail` message, by actor type and message id, so a
+    /// message id reused by another test (or another type) starts from zero.
+    static let attempts = Mutex<[AttemptKey: Int]>([:])
+
+    struct AttemptKey: Hashable {
+        var type: String
+        var messageID: String
+    }
 
     struct ProbeFailure: Error, CustomStringConvertible {
         let attempt: Int
