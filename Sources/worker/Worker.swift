@@ -69,7 +69,22 @@ struct Worker: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (GREENROOM_LOG_LEVEL).")
     var logLevel: String = env("GREENROOM_LOG_LEVEL") ?? "info"
 
+    /// Settings read from the environment must parse like their flags do:
+    /// a typo must not silently mean the default.
+    static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS"]
+    static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT"]
+
     func validate() throws {
+        for name in Self.wholeNumberEnvironment {
+            if let text = Self.env(name), Int(text) == nil {
+                throw ValidationError("\(name) must be a whole number, not '\(text)'")
+            }
+        }
+        for name in Self.secondsEnvironment {
+            if let text = Self.env(name), Double(text) == nil {
+                throw ValidationError("\(name) must be a number of seconds, not '\(text)'")
+            }
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; not '\(logLevel)'")
         }
@@ -142,8 +157,9 @@ struct Worker: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("second signal: stopped at once; unacked messages go to the next worker\n".utf8))
                 throw ExitCode(130)
             }
-            // A supervisor (systemd, compose `restart:`) starts a fresh worker.
-            throw WorkerFailed(reason: Advice.line(for: error))
+            // One line with advice, exit 1: a supervisor (systemd, compose
+            // `restart:`) starts a fresh worker.
+            throw error
         }
     }
 
@@ -153,8 +169,3 @@ struct Worker: AsyncParsableCommand {
 }
 
 extension QueueType: ExpressibleByArgument {}
-
-struct WorkerFailed: Error, CustomStringConvertible {
-    let reason: String
-    var description: String { "the worker stopped after an error it cannot recover from: \(reason)" }
-}
