@@ -1,0 +1,22 @@
+/// A small, seeded random generator (SplitMix64), so a randomized test that
+/// fails can be replayed from the seed it prints.
+struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Seeds for `count` runs of a property, from a fixed base.
+    static func seeds(_ count: Int, base: UInt64 = 0x6772_6565_6E72_6F6F) -> [UInt64] {
+        (0..<UInt64(count)).map { base &+ $0 &* 7_919 }
+    }
+}
