@@ -95,9 +95,19 @@ enum RabbitControl {
     /// returns how many it closed.
     @discardableResult
     static func closeConnections(named clientNames: Set<String>, reason: String = "closed by a Greenroom test") async throws -> Int {
+        let wanted = try await connections().filter { $0.clientName.map(clientNames.contains) == true }.map(\.name)
+        guard !wanted.isEmpty else { return 0 }
+        // close_connection takes the connection's Erlang pid (<node.N.N.N>), which
+        // the JSON formatter does not print in that form: map names to pids from the table.
+        var pids: [String: String] = [:]
+        for line in try await run(["list_connections", "--no-table-headers", "pid", "name"]).split(separator: "\n") {
+            let columns = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            if columns.count == 2, columns[0].hasPrefix("<") { pids[columns[1]] = columns[0] }
+        }
         var closed = 0
-        for connection in try await connections() where connection.clientName.map(clientNames.contains) == true {
-            _ = try await run(["close_connection", connection.name, reason])
+        for name in wanted {
+            guard let pid = pids[name] else { throw RabbitControlFailed(arguments: ["list_connections"], status: 0, output: "no pid for \(name)") }
+            _ = try await run(["close_connection", pid, reason])
             closed += 1
         }
         return closed
