@@ -53,6 +53,43 @@ struct ProcessGuaranteeTests {
         }
     }
 
+    @Test("a worker frozen past its lease while holding messages: everything it held goes back before the new owner starts, so order is kept and nothing is lost or doubled")
+    func frozenPastLeaseKeepsOrder() async throws {
+        let fleet = try await ProcessFleet.make(partitions: 1)
+        try await fleet.run { workers in
+            let client = fleet.client
+            let a = workers.add(try await fleet.startWorker("a", leaseSeconds: 2))
+            let probe = try await client.spawn(type: fleet.type("probe"), id: "frozen")
+            // 600 touches of 20 ms: A holds up to --prefetch (256) of them at a
+            // time and runs them in batches of seconds.
+            try await client.send((0..<600).map { .init(to: probe, kind: "touch", payload: Array(#"{"seq":\#($0),"pauseMicroseconds":20000}"#.utf8)) })
+            try await eventually(60, "A mid-stream") {
+                let state = try? await client.state(of: probe)
+                return try state.map { try JSONDecoder().decode(Probe.State.self, from: Data($0)).touches } ?? 0 > 0
+            }
+            kill(a.pid, SIGSTOP)
+            let b = workers.add(try WorkerProcess.start(suffix: fleet.suffix, partitions: 1, leaseSeconds: 2, logPath: fleet.logPath("b")))
+            let bID = fleet.workerID(b)
+            let redis = try await TestServers.redis()
+            defer { Task { await redis.close() } }
+            try await eventually(60, "B holding the probe partition's lease") {
+                try await redis.send("GET", Keys.lease(fleet.type("probe"), 0)).string == bID
+            }
+            // A wakes in the middle of a batch: its next heartbeat finds the lease
+            // gone and drops the partition while that batch still runs.
+            kill(a.pid, SIGCONT)
+
+            let state = try await settledProbe(client, probe)
+            #expect(state.touches == 600, "\(state)")
+            #expect(state.outOfOrder == 0, "\(state)")
+            #expect(state.lastSeq == 599, "\(state)")
+            let log = fleet.log("a")
+            #expect(log.contains("lost partition"), "A should have noticed it lost the partition")
+            #expect(await b.terminate(SIGTERM) == 0)
+            #expect(await a.terminate(SIGTERM) == 0)
+        }
+    }
+
     @Test("a worker whose RabbitMQ connections are closed mid-stream exits 1; after a restart nothing is lost, doubled or reordered")
     func lostConnection() async throws {
         let fleet = try await ProcessFleet.make()
