@@ -43,16 +43,27 @@ struct BadInputTests {
         try await raw(#"{"by":100}"#, to: counter.description, misroute: true)                       // another partition's queue
         try await harness.client.send(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8))
 
-        let dead = try await harness.takeDeadLetters(10)
-        let reasons = dead.map(\.reason).sorted()
-        for expected in [
-            "body is not valid JSON", "unknown message kind 'explode'", "does not decode as Add", "missing header x-greenroom-to",
-            "bad header x-greenroom-to", "never-spawned does not exist", "counter-\(suffix)/gone does not exist",
-            "missing message_id", "the limit is \(WireFormat.defaultMaximumBodyBytes)", "belongs to \(PartitionID(of: counter, partitions: partitions).queue)",
-        ] {
-            #expect(reasons.contains { $0.contains(expected) }, "no dead letter says '\(expected)': \(reasons)")
+        // Why each must die, and its x-greenroom-attempts header: 0 when refused
+        // before the turn ran, 1 when the handler rejected it (MessageRejected
+        // is not retried, though this test's policy allows 3 attempts).
+        let expected: [(reason: String, attempts: Int)] = [
+            ("body is not valid JSON", 0), ("unknown message kind 'explode'", 1), ("does not decode as Add", 1),
+            ("missing header x-greenroom-to", 0), ("bad header x-greenroom-to", 0), ("never-spawned does not exist", 0),
+            ("counter-\(suffix)/gone does not exist", 0), ("missing message_id", 0), ("the limit is \(WireFormat.defaultMaximumBodyBytes)", 0),
+            ("belongs to \(PartitionID(of: counter, partitions: partitions).queue)", 0),
+        ]
+        let fragments = expected.map(\.reason)
+        let dead = try await takeDeadLetters(harness.client, suffix: suffix) { letters in
+            fragments.allSatisfy { fragment in letters.contains { $0.reason.contains(fragment) } }
         }
-        #expect(dead.count == 10)
+        let reasons = dead.map(\.reason).sorted()
+        for (fragment, attempts) in expected {
+            let letters = dead.filter { $0.reason.contains(fragment) }
+            #expect(letters.count == 1, "dead letters saying '\(fragment)': \(reasons)")
+            #expect(letters.map(\.attempts) == [attempts], "'\(fragment)' should carry x-greenroom-attempts \(attempts)")
+            #expect(letters.allSatisfy { !$0.reason.contains("failed after") }, "'\(fragment)' must not be retried")
+        }
+        #expect(dead.count == 10, "\(reasons)")
         #expect(try await harness.client.ask(counter, kind: "get").text == #"{"count":2}"#)
         await amqp.close()
         try await harness.cleanUp()

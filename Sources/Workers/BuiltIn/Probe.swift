@@ -1,11 +1,21 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `probe`: for tests of the runtime's guarantees. `touch {"seq": N}` records
 /// that the actor was entered and left (and notices if two turns of one actor
 /// ever overlap), and the sequence numbers it saw, in order; `report` replies
 /// with what it saw. `fail {"times": N}` throws on its first N attempts (for
-/// retry tests; N larger than the retry budget dead-letters it); `adopt
+/// retry tests; N larger than the retry budget dead-letters it), and when an
+/// attempt succeeds it replies `{"attempts": N, "atMicroseconds": [t1, …]}`:
+/// when each attempt of that message started in this process (monotonic
+/// clock), so a test can check the retry gaps of a real worker; `adopt
 /// {"id": ID}` spawns a child probe, whose failures arrive as `child-failed`.
+/// More for tests: `touch {"mark": PATH}` creates the file PATH when the
+/// turn starts (a test can see that a worker process is inside a turn, e.g.
+/// to freeze it there); `send {"to": "T/ID", "kind": K}` sends `{}` to any
+/// address (e.g. one of a type nobody hosts).
 public struct Probe: Behavior {
     public struct State: Codable, Sendable, Equatable {
         public var touches = 0
@@ -29,10 +39,23 @@ public struct Probe: Behavior {
     struct Touch: Decodable {
         var seq: Int?
         var pauseMicroseconds: Int?
+        var mark: String?
     }
 
     struct Fail: Decodable {
         var times: Int
+    }
+
+    /// The reply of a `fail` that finally succeeded.
+    public struct Attempts: Codable, Sendable, Equatable {
+        public var attempts: Int
+        /// When each attempt started, in µs of this process's monotonic clock.
+        public var atMicroseconds: [Int64]
+    }
+
+    struct Send: Decodable {
+        var to: ActorAddress
+        var kind: String
     }
 
     public static let typeName = "probe"
@@ -49,6 +72,10 @@ public struct Probe: Behavior {
         switch message.kind {
         case "touch":
             let touch = try message.decode(Touch.self)
+            if let mark = touch.mark {
+                let file = open(mark, O_WRONLY | O_CREAT, 0o644)
+                if file >= 0 { close(file) }
+            }
             Self.inside.withLock { inside in
                 if !inside.active.insert(context.address).inserted { inside.overlaps[context.address.type, default: 0] += 1 }
             }
@@ -75,7 +102,15 @@ public struct Probe: Behavior {
                 attempts[key, default: 0] += 1
                 return attempts[key]!
             }
+            let startedAt = Self.attemptTimes.withLock { times in
+                times[key, default: []].append(Self.origin.duration(to: .now))
+                return times[key]!
+            }
             if attempt <= fail.times { throw ProbeFailure(attempt: attempt) }
+            try context.reply(Attempts(attempts: attempt, atMicroseconds: startedAt.map { $0.components.seconds * 1_000_000 + $0.components.attoseconds / 1_000_000_000_000 }))
+        case "send":
+            let send = try message.decode(Send.self)
+            try context.send(to: send.to, kind: send.kind, [String: String]())
         case "adopt":
             let child = try message.decode([String: String].self)
             guard let id = child["id"] else { throw MessageRejected("adopt takes {\"id\": …}") }
@@ -95,6 +130,9 @@ public struct Probe: Behavior {
         var type: String
         var messageID: String
     }
+    /// When each attempt of a `fail` message started, by actor type and message id.
+    static let attemptTimes = Mutex<[AttemptKey: [Duration]]>([:])
+    static let origin = ContinuousClock.now
 
     struct ProbeFailure: Error, CustomStringConvertible {
         let attempt: Int
