@@ -78,7 +78,7 @@ struct FencingTests {
             #expect(try await committedCounts(client, batched) == Array(repeating: 1, count: 10), "the batch was applied")
             for message in messages {
                 let partition = Partitioning.partition(of: message.to.id, partitions: 4)
-                #expect(try await redis.send("EXISTS", Keys.dedup(message.id!, type: type, partition: partition)).integer == 0, "\(message.id!) was committed")
+                #expect(try await redis.send("HEXISTS", Keys.dedup(type: type, partition: partition), message.id!).integer == 0, "\(message.id!) was committed")
             }
             for partition in 0..<4 {
                 #expect(try await redis.send("GET", Keys.epoch(type, partition)).integer == epochs[partition])

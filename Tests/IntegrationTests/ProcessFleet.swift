@@ -79,7 +79,11 @@ func withFleet<T>(partitions: Int = 4, _ body: (ProcessFleet) async throws -> T)
 final class StartedWorkers: Sendable {
     private let workers = Mutex<[ChildProcess]>([])
 
-    func add(_ worker: ChildProcess) { workers.withLock { $0.append(worker) } }
+    @discardableResult
+    func add(_ worker: ChildProcess) -> ChildProcess {
+        workers.withLock { $0.append(worker) }
+        return worker
+    }
 
     var all: [ChildProcess] { workers.withLock { $0 } }
 }

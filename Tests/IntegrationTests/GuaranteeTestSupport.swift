@@ -18,34 +18,13 @@ func withCleanup<T: Sendable>(_ cleanup: () async -> Void, _ body: () async thro
     }
 }
 
-/// The worker processes one test started, so they can be killed whatever
-/// happens to the test (frozen ones too: SIGKILL ends a stopped process).
-final class StartedWorkers: Sendable {
-    private let started = Mutex<[ChildProcess]>([])
-
-    func add(_ worker: ChildProcess) -> ChildProcess {
-        started.withLock { $0.append(worker) }
-        return worker
-    }
-
-    /// SIGKILLs whatever is still running (a no-op for those already reaped).
-    func killAll() async {
-        for worker in started.withLock({ $0 }) { await worker.terminate(SIGKILL) }
-    }
-}
-
 extension ProcessFleet {
-    /// Runs `body` with a registry for the workers it starts; afterwards —
-    /// passed or failed — kills any still running and deletes the fleet's
-    /// queues, keys and dead letters.
+    /// Runs `body` with the registry of the workers it starts; afterwards —
+    /// passed, failed or cancelled — stops any still running (frozen ones
+    /// too) and deletes the fleet's queues, keys and dead letters.
     func run(_ body: (StartedWorkers) async throws -> Void) async throws {
-        let workers = StartedWorkers()
-        try await withCleanup({
-            await workers.killAll()
-            await client.close()
-            try? await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: suffix))
-        }) {
-            try await body(workers)
+        try await withCleanUp(self, "cleanup of fleet \(suffix)", seconds: 120, cleanUp: { try await $0.cleanUp() }) { fleet in
+            try await body(fleet.started)
         }
     }
 
@@ -58,9 +37,9 @@ extension ProcessFleet {
 
 extension RuntimeHarness {
     /// Runs `body`, then cleans up (stops the worker, deletes the test's
-    /// queues, keys and dead letters) whether it passed or failed.
+    /// queues, keys and dead letters) whether it passed, failed or was cancelled.
     func run(_ body: () async throws -> Void) async throws {
-        try await withCleanup({ try? await cleanUp() }, body)
+        try await withCleanUp(self, "cleanup of harness \(suffix)", cleanUp: { try await $0.cleanUp() }) { _ in try await body() }
     }
 }
 
@@ -77,7 +56,8 @@ enum Keys {
     static func actor(_ address: ActorAddress, partitions: Int) -> String {
         "gr:\(tag(address.type, Partitioning.partition(of: address.id, partitions: partitions))):a:\(address.id)"
     }
-    static func dedup(_ messageID: String, type: String, partition: Int) -> String { "gr:\(tag(type, partition)):d:\(messageID)" }
+    /// The partition's dedup record: a hash of message id → stored sends.
+    static func dedup(type: String, partition: Int) -> String { "gr:\(tag(type, partition)):dedup" }
     static func epoch(_ type: String, _ partition: Int) -> String { "gr:\(tag(type, partition)):epoch" }
     static func lease(_ type: String, _ partition: Int) -> String { "gr:\(tag(type, partition)):lease" }
 }
