@@ -84,11 +84,4 @@ final class ChannelAcknowledger: Sendable {
     }
 
     func finish(_ tag: UInt64) { finish(CollectionOfOne(tag)) }
-
-    /// Hands a delivery back to the broker (requeued) or dead-letters it.
-    func nack(_ tag: UInt64, requeue: Bool) {
-        window.withLock { window in
-            channel.acknowledgeWithoutWaiting(window.nack(tag, requeue: requeue))
-        }
-    }
 }

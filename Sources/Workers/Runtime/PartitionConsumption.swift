@@ -12,6 +12,9 @@ extension WorkerRuntime {
                 // The partition was lost and its channel closed: the broker
                 // requeued these for the new owner.
                 guard run.isLive, run.consumer.channel.closedBecause == nil else { break }
+                // Handing over: what arrives now stays unacked and returns to
+                // the queue, in order, when the channel closes.
+                guard run.isAdmitting else { continue }
                 for delivery in deliveries {
                     switch Envelope.parse(delivery, maximumBodyBytes: maximumBodyBytes) {
                     case .failure(let invalid):

@@ -139,14 +139,14 @@ final class PartitionOwnership: Sendable {
                 case .heldBy:
                     await handle(.notAcquired(partition))  // the previous owner is still handing over, or its lease has not expired
                 case .acquired(let epoch, let previous):
-                    logger.info("took partition", metadata: ["partition": "\(partition)", "old": "\(previous ?? "-")", "new": "\(me)", "epoch": "\(epoch)"])
+                    logger.info("took partition", metadata: ["partition": "\(partition.queue)", "old": "\(previous ?? "-")", "new": "\(me)", "epoch": "\(epoch)"])
                     await handle(.acquired(partition, epoch, now: Self.now()))
                 case .alreadyOurs(let epoch):
                     // Ours from before (e.g. a restart with the same worker id within the TTL).
                     await handle(.acquired(partition, epoch, now: Self.now()))
                 }
             } catch {
-                logger.warning("could not take partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                logger.warning("could not take partition", metadata: ["partition": "\(partition.queue)", "error": "\(error)"])
                 await handle(.notAcquired(partition))
             }
 
@@ -156,7 +156,7 @@ final class PartitionOwnership: Sendable {
                 runs.withLock { $0[partition] = Running(run: run, loop: loop) }
                 await handle(.consumerStarted(partition, now: Self.now()))
             } catch {
-                logger.error("could not start consuming partition", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                logger.error("could not start consuming partition", metadata: ["partition": "\(partition.queue)", "error": "\(error)"])
                 await handle(.consumerFailed(partition))
             }
 
@@ -165,22 +165,27 @@ final class PartitionOwnership: Sendable {
                 let ours = try await leases.renew(partition, worker: me, ttlMilliseconds: settings.leaseMilliseconds)
                 await handle(ours ? .renewed(partition, now: Self.now()) : .renewalRefused(partition))
             } catch {
-                logger.warning("could not renew a lease", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                logger.warning("could not renew a lease", metadata: ["partition": "\(partition.queue)", "error": "\(error)"])
             }
 
         case .handOver(let partition):
             // Not awaited by the heartbeat: draining takes as long as the slowest turn.
+            // The consumer is not cancelled: that would let the next owner's
+            // consumer start while deliveries held here are still to be
+            // requeued. Admitted turns finish and ack; the channel then closes,
+            // and the broker requeues the rest, in order, before anyone else
+            // consumes the queue.
             Task {
                 if let running = runs.withLock({ $0[partition] }) {
-                    try? await running.run.consumer.cancel()
-                    await running.loop.value
+                    running.run.stopAdmitting()
                     await running.run.inFlight.waitUntilZero()
                     _ = running.run.markLost()
                     try? await running.run.consumer.channel.close()
+                    await running.loop.value
                     runs.withLock { $0[partition] = nil }
                 }
                 try? await leases.release(partition, worker: me)
-                logger.info("handed over partition", metadata: ["partition": "\(partition)", "old": "\(me)"])
+                logger.info("handed over partition", metadata: ["partition": "\(partition.queue)", "old": "\(me)"])
                 await handle(.released(partition))
             }
 
@@ -189,7 +194,7 @@ final class PartitionOwnership: Sendable {
             await handle(.released(partition))
 
         case .close(let partition, let reason):
-            logger.warning("lost partition", metadata: ["partition": "\(partition)", "reason": "\(reason)"])
+            logger.warning("lost partition", metadata: ["partition": "\(partition.queue)", "reason": "\(reason)"])
             Task {
                 if let running = runs.withLock({ $0[partition] }) {
                     // Closing the channel (not cancelling the consumer) makes the

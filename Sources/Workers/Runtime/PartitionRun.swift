@@ -13,6 +13,7 @@ final class PartitionRun: Sendable {
     /// Deliveries taken from the queue and not yet settled or abandoned.
     let inFlight = InFlight()
     private let live = Mutex(true)
+    private let admitting = Mutex(true)
 
     init(partition: PartitionID, epoch: Epoch, consumer: AMQPConsumer, committer: CommitCoalescer) {
         self.partition = partition
@@ -25,6 +26,13 @@ final class PartitionRun: Sendable {
     /// False once the partition is lost: its channel is closed and the broker
     /// has requeued what it held, so nothing of it may run any more.
     var isLive: Bool { live.withLock { $0 } }
+
+    /// False once a handover began: deliveries that arrive now are left
+    /// unacked, for the broker to requeue in order when the channel closes.
+    var isAdmitting: Bool { admitting.withLock { $0 } }
+
+    /// Stops admitting deliveries to the turn pipeline (a handover).
+    func stopAdmitting() { admitting.withLock { $0 = false } }
 
     /// Marks the run lost; true the first time.
     func markLost() -> Bool {

@@ -15,8 +15,8 @@ import Synchronization
 ///   a re-send): re-publish their stored sends, ack them, run the rest again
 ///   on the reloaded state;
 /// - **stale** → the stored version moved: reload, run again;
-/// - **fenced** → another worker owns the partition: hand everything back,
-///   drop the partition.
+/// - **fenced** → another worker owns the partition: drop the partition (its
+///   channel closes and the broker requeues everything it held, in order).
 ///
 /// Around the commit are steps, not branches: a turn that threw is retried
 /// after the policy's pause (its actor waits, others go on), Redis or
@@ -80,8 +80,11 @@ final class TurnPipeline: Sendable {
                 switch try await run.committer.submit(plan.group) {
                 case .fenced(let current):
                     logger.warning("commit refused: a newer owner holds the partition", metadata: [
-                        "partition": "\(run.partition)", "epoch": "\(run.epoch)", "current": "\(current)", "actor": "\(first.actor)"])
-                    for item in pending { run.acks.nack(item.delivery.deliveryTag, requeue: true) }
+                        "partition": "\(run.partition.queue)", "epoch": "\(run.epoch)", "current": "\(current)", "actor": "\(first.actor)"])
+                    // No nacks: requeued one by one while this consumer is still the
+                    // active one, they would come straight back here, behind later
+                    // messages. Closing the channel (onFenced) requeues everything
+                    // held, in order, before the new owner's consumer starts.
                     run.inFlight.leave(pending.count)
                     onFenced(run)
                     return
