@@ -63,8 +63,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "worker",
+        .target(
+            name: "WorkerCommand",
             dependencies: [
                 "Broker",
                 "CommandLineAdvice",
@@ -75,6 +75,12 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        .executableTarget(name: "worker", dependencies: ["WorkerCommand", "CommandLineAdvice"]),
+        // Test-only behaviours (probe) and fault injection: never in the
+        // shipped library or the `worker`; `test-worker` hosts them for the
+        // process tests.
+        .target(name: "GreenroomTestSupport", dependencies: ["Workers"]),
+        .executableTarget(name: "test-worker", dependencies: ["WorkerCommand", "CommandLineAdvice", "GreenroomTestSupport", "Workers"]),
         .executableTarget(
             name: "enqueue",
             dependencies: [
@@ -88,7 +94,7 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "WorkersTests", dependencies: ["Broker", "Workers"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Broker", "Workers", "CommandLineAdvice",
+            "Broker", "Workers", "CommandLineAdvice", "GreenroomTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ]

@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import Testing
+import GreenroomTestSupport
 import Workers
 
 /// The worker runs ordinary deliveries in batches (one commit, one publish,

@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import Testing
+import GreenroomTestSupport
 import Workers
 
 @Suite("Guarantees at the edges: sends nobody can route, and state moved under the cache")

@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import Testing
+import GreenroomTestSupport
 import Workers
 
 @Suite("Many workers: leases, rebalancing and failover", .serialized, .timeLimit(.minutes(10)))

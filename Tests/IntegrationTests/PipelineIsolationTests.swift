@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import Testing
+import GreenroomTestSupport
 import Workers
 
 /// One actor's slow turn must not hold up the other actors of its partition:

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GreenroomTestSupport
 import Workers
 
 /// The probe's process-wide counters are scoped by actor type, so tests that

@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import Testing
+import GreenroomTestSupport
 import Workers
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import Synchronization
+import GreenroomTestSupport
 import Workers
 
 /// The one definition of "the fleet is quiet", used by every guarantee test

@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import Testing
+import GreenroomTestSupport
 import Workers
 
 @Suite("Runtime guarantees: exactly-once effects, one at a time, in order", .timeLimit(.minutes(15)))

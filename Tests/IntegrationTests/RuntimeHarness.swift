@@ -1,5 +1,6 @@
 import Foundation
 import Broker
+import GreenroomTestSupport
 import Workers
 
 /// An in-process worker hosting the built-in behaviours under type names

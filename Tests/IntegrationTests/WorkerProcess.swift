@@ -2,11 +2,12 @@ import Broker
 import Foundation
 import Workers
 
-/// A real `worker` process hosting the built-ins under a test's type suffix.
+/// A real `test-worker` process (the `worker` command plus `probe` and fault
+/// injection) hosting the built-ins under a test's type suffix.
 enum WorkerProcess {
     static let binary: String = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/worker").path
+        return root.appendingPathComponent(".build/debug/test-worker").path
     }()
 
     static func start(suffix: String, partitions: Int = 4, fault: String? = nil, leaseSeconds: Double? = nil, logPath: String) throws -> ChildProcess {

@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import Testing
+import GreenroomTestSupport
 import Workers
 
 @Suite("Real worker processes: crashes and graceful shutdown lose and double nothing", .serialized, .timeLimit(.minutes(10)))

@@ -5,26 +5,50 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The Greenroom worker process: hosts the built-in behaviours (counter,
-/// echo, account, tree, probe) and is the reference for hosting your own —
-/// `WorkerRuntime` with your `HostedType`s is all there is to it.
-@main
-struct Worker: AsyncParsableCommand {
-    static let builtIns: [String: HostedType] = [
-        Counter.typeName: HostedType(Counter()),
-        Echo.typeName: HostedType(Echo()),
-        Account.typeName: HostedType(Account()),
-        Tree.typeName: HostedType(Tree()),
-        Probe.typeName: HostedType(Probe()),
-    ]
+/// What a worker program hosts beyond its flags: behaviours, and hooks made
+/// from the environment. `worker` hosts the built-ins (counter, echo,
+/// account, tree); a program of your own calls `WorkerHosting.use(…)` before
+/// `WorkerCommand.main()`.
+public struct WorkerHosting: Sendable {
+    public var types: [HostedType]
+    /// Builds the turn hooks, reading the environment; throws a message for
+    /// a setting it cannot use.
+    public var hooks: @Sendable () throws -> [any TurnHooks]
 
-    static let configuration = CommandConfiguration(
+    public init(types: [HostedType], hooks: @escaping @Sendable () throws -> [any TurnHooks] = { [] }) {
+        self.types = types
+        self.hooks = hooks
+    }
+
+    public static let builtIns = WorkerHosting(types: [
+        HostedType(Counter()), HostedType(Echo()), HostedType(Account()), HostedType(Tree()),
+    ])
+
+    static let current = Mutex(builtIns)
+
+    /// Hosts `hosting` in the command run next.
+    public static func use(_ hosting: WorkerHosting) { current.withLock { $0 = hosting } }
+}
+
+/// The Greenroom worker command: the `worker` process, and the reference for
+/// hosting your own behaviours — `WorkerRuntime` with your `HostedType`s in a
+/// `ServiceGroup` is all there is to it.
+public struct WorkerCommand: AsyncParsableCommand {
+    static var builtIns: [String: HostedType] {
+        Dictionary(uniqueKeysWithValues: WorkerHosting.current.withLock { $0 }.types.map { ($0.typeName, $0) })
+    }
+
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
+        commandName: "worker",
         abstract: "Run a Greenroom worker: consume actor messages and run their turns.",
         discussion: """
             Every flag falls back to an environment variable (in parentheses), then to the default.
@@ -74,7 +98,7 @@ struct Worker: AsyncParsableCommand {
     static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS"]
     static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT"]
 
-    func validate() throws {
+    public func validate() throws {
         for name in Self.wholeNumberEnvironment {
             if let text = Self.env(name), Int(text) == nil {
                 throw ValidationError("\(name) must be a whole number, not '\(text)'")
@@ -101,8 +125,10 @@ struct Worker: AsyncParsableCommand {
         if let text = Self.env("GREENROOM_QUEUE_TYPE"), QueueType(rawValue: text) == nil {
             throw ValidationError("GREENROOM_QUEUE_TYPE must be classic or quorum, not '\(text)'")
         }
-        if let fault = Self.env("GREENROOM_FAULT"), FaultInjection(specification: fault) == nil {
-            throw ValidationError("GREENROOM_FAULT must be after-commit:N or after-publish:N, not '\(fault)'")
+        do {
+            _ = try WorkerHosting.current.withLock { $0 }.hooks()
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 
@@ -110,10 +136,7 @@ struct Worker: AsyncParsableCommand {
         types.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    /// One line per error, with advice (see `Advice`), and a non-zero exit.
-    static func main() async { await mainWithAdvice() }
-
-    func run() async throws {
+    public func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -128,7 +151,7 @@ struct Worker: AsyncParsableCommand {
             }, partitions: partitions, concurrency: concurrency,
             prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations,
             leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000),
-            hooks: Self.env("GREENROOM_FAULT").flatMap(FaultInjection.init(specification:)).map { [$0] } ?? []),
+            hooks: try WorkerHosting.current.withLock { $0 }.hooks()),
             logger: logger)
         // The first SIGTERM/SIGINT drains the worker gracefully; a second one
         // cancels it: connections close at once and the broker redelivers
@@ -163,7 +186,7 @@ struct Worker: AsyncParsableCommand {
         }
     }
 
-    static func env(_ name: String) -> String? {
+    public static func env(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 }

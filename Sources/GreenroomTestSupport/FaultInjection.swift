@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import Workers
 
 /// For crash tests only: kills the process at a chosen point of the Nth turn,
 /// the way a power cut would (no cleanup, no acks). Set with
@@ -46,4 +47,15 @@ public final class FaultInjection: TurnHooks {
         }
         if reached { _exit(86) }
     }
+}
+
+/// A `GREENROOM_FAULT` that is not `after-commit:N` or `after-publish:N`.
+public struct FaultSpecificationError: Error, CustomStringConvertible {
+    public let specification: String
+
+    public init(specification: String) {
+        self.specification = specification
+    }
+
+    public var description: String { "GREENROOM_FAULT must be after-commit:N or after-publish:N, not '\(specification)'" }
 }
