@@ -52,6 +52,7 @@ let package = Package(
             name: "CommandLineAdvice",
             dependencies: [
                 "Broker",
+                "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

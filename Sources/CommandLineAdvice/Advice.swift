@@ -1,4 +1,5 @@
 import Broker
+import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +25,8 @@ public enum Advice {
         switch error {
         case let error as AMQPError: advice(for: error)
         case let error as RedisError: advice(for: error)
+        case let error as WorkerConfigurationError: advice(for: error)
+        case let error as AskTimedOut: "is a worker hosting '\(error.address.type)' running? try enqueue status"
         default: nil
         }
     }
@@ -42,6 +45,16 @@ public enum Advice {
         case .authenticationFailed: "check the password and database in \(redisURL)"
         case .connectionLost: "is it still running? try scripts/services up"
         default: nil
+        }
+    }
+
+    static func advice(for error: WorkerConfigurationError) -> String? {
+        switch error.code {
+        case .partitionCountMismatch(_, let stored, _): "start the worker with --partitions \(stored) (or GREENROOM_PARTITIONS=\(stored))"
+        case .partitionCountOutOfRange: "set --partitions (or GREENROOM_PARTITIONS) from 1 to 4096"
+        case .leaseTooShort: "set --lease-ttl to at least twice --heartbeat"
+        case .noTypes: "name the types to host with --types (or GREENROOM_TYPES)"
+        case .actorChangingElsewhere: "is another worker, with another partition count, writing it? compare `enqueue status` with this worker's --partitions"
         }
     }
 

@@ -170,7 +170,7 @@ public struct AskTimedOut: Error, CustomStringConvertible {
     public let address: ActorAddress
     public let timeout: Duration
     public var description: String {
-        "no reply from \(address) within \(timeout) — is a worker hosting '\(address.type)' running? (enqueue status)"
+        "no reply from \(address) within \(timeout)"
     }
 }
 

@@ -92,7 +92,7 @@ final class TurnPipeline: Sendable {
                     cache.withLock { $0.remove(first.actor) }
                     staleRetries += 1
                     if staleRetries > 5 {
-                        throw WorkerConfigurationError("actor \(first.actor) keeps changing under this worker; is another worker writing it?")
+                        throw WorkerConfigurationError(.actorChangingElsewhere(first.actor), "actor \(first.actor) keeps changing under this worker; is another worker writing it?")
                     }
                 case .decided(.duplicate(let found)):
                     cache.withLock { $0.remove(first.actor) }

@@ -133,12 +133,12 @@ public final class WorkerRuntime: Service, Sendable {
     /// starts consuming. Returns once the worker is running.
     public func start() async throws {
         let configuration = configuration
-        guard !configuration.types.isEmpty else { throw WorkerConfigurationError("no actor types to host") }
+        guard !configuration.types.isEmpty else { throw WorkerConfigurationError(.noTypes, "no actor types to host") }
         guard (1...4096).contains(configuration.partitions) else {
-            throw WorkerConfigurationError("the partition count must be from 1 to 4096, not \(configuration.partitions)")
+            throw WorkerConfigurationError(.partitionCountOutOfRange, "the partition count must be from 1 to 4096, not \(configuration.partitions)")
         }
         guard configuration.heartbeatMilliseconds >= 50, configuration.leaseMilliseconds >= 2 * configuration.heartbeatMilliseconds else {
-            throw WorkerConfigurationError("the lease TTL must be at least twice the heartbeat interval (and the heartbeat at least 50 ms)")
+            throw WorkerConfigurationError(.leaseTooShort, "the lease TTL must be at least twice the heartbeat interval (and the heartbeat at least 50 ms)")
         }
         var amqpConfiguration = configuration.amqp
         amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) consume"

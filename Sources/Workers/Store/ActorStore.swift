@@ -25,8 +25,9 @@ final class ActorStore: ActorDirectory, Sendable {
     func checkDeclaration(type: String, partitions: Int) async throws {
         if let stored = try await redis.send("HGET", RedisLayout.types, type).integer, stored != Int64(partitions) {
             throw WorkerConfigurationError(
+                .partitionCountMismatch(type: type, stored: Int(stored), configured: partitions),
                 "actor type '\(type)' has \(stored) partitions in Redis but this worker is configured with \(partitions); "
-                    + "the count is fixed when a type is first declared: start the worker with --partitions \(stored)")
+                    + "the count is fixed when a type is first declared")
         }
     }
 
@@ -112,10 +113,26 @@ final class ActorStore: ActorDirectory, Sendable {
     }
 }
 
-/// A worker whose configuration cannot work; says what to change.
+/// A worker whose configuration cannot work: what is wrong (`description`)
+/// and, in `code`, which setting — programs add how to change it there.
 public struct WorkerConfigurationError: Error, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        case noTypes
+        case partitionCountOutOfRange
+        case leaseTooShort
+        /// The type was first declared with `stored` partitions.
+        case partitionCountMismatch(type: String, stored: Int, configured: Int)
+        /// An actor's stored version keeps moving under this worker's turns.
+        case actorChangingElsewhere(ActorAddress)
+    }
+
+    public let code: Code
     public let description: String
-    init(_ description: String) { self.description = description }
+
+    init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
 }
 
 /// No worker has declared this actor type yet.
