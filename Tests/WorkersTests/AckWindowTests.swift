@@ -85,3 +85,40 @@ struct AckWindowTests {
         #expect(window.lowestOpen == UInt64(count + 1))
     }
 }
+
+@Suite("ChannelAcknowledger.compact: acks collected for one hand-off", .timeLimit(.minutes(1)))
+struct AcknowledgerCompactionTests {
+    @Test("only the last multiple ack is kept; single acks and nacks stay, in order")
+    func compaction() {
+        let frames: [AMQPChannel.Acknowledgement] = [.ack(3, multiple: true), .nack(4, requeue: true), .ack(6, multiple: true), .ack(9, multiple: false), .ack(12, multiple: true)]
+        #expect(ChannelAcknowledger.compact(frames) == [.nack(4, requeue: true), .ack(9, multiple: false), .ack(12, multiple: true)])
+        #expect(ChannelAcknowledger.compact([.ack(9, multiple: false)]) == [.ack(9, multiple: false)])
+        #expect(ChannelAcknowledger.compact([]) == [])
+    }
+
+    @Test("random finishing orders, collected in random hand-offs: every tag acked once, never a settled tag named", arguments: SeededRandom.seeds(100))
+    func collectedHandOffs(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var window = AckWindow(holdLimit: 8)
+        var tags = Array(UInt64(1)...200)
+        tags.shuffle(using: &random)
+        var pending: [AMQPChannel.Acknowledgement] = []
+        var acked = Set<UInt64>()
+        func deliver(_ frames: [AMQPChannel.Acknowledgement]) {
+            for frame in ChannelAcknowledger.compact(frames) {
+                guard case .ack(let tag, let multiple) = frame else { continue }
+                #expect(!acked.contains(tag), "seed \(seed): tag \(tag) was already settled")
+                if multiple { acked.formUnion(1...tag) } else { acked.insert(tag) }
+            }
+        }
+        for tag in tags {
+            pending += window.finish([tag])
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                deliver(pending)
+                pending.removeAll()
+            }
+        }
+        deliver(pending)
+        #expect(acked == Set(1...200), "seed \(seed)")
+    }
+}

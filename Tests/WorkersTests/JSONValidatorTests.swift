@@ -38,7 +38,7 @@ struct JSONValidatorTests {
 
     @Test("agrees with JSONSerialization on 20,000 random mutations of valid documents")
     func mutations() {
-        var generator = SplitMix(seed: 0x5EED)
+        var generator = SeededRandom(seed: 0x5EED)
         let alphabet = Array(#"{}[]":,.-+eE0123456789 truefalsnl\"abc"#.utf8)
         var disagreements: [String] = []
         for round in 0..<20_000 {
@@ -61,18 +61,5 @@ struct JSONValidatorTests {
             }
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
-    }
-}
-
-/// A small deterministic generator, so the mutation test is the same every run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

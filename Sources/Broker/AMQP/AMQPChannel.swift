@@ -206,9 +206,18 @@ public final class AMQPChannel: Sendable {
     /// made one after another reach the broker in that order.
     public func acknowledgeWithoutWaiting(_ acknowledgements: [Acknowledgement]) {
         guard !acknowledgements.isEmpty else { return }
+        acknowledgeWithoutWaiting { acknowledgements }
+    }
+
+    /// Like `acknowledgeWithoutWaiting(_:)`, but the frames are collected on
+    /// the connection thread, when it gets to this hand-off: a caller can
+    /// keep adding frames to what `collect` will return until then, so many
+    /// acks arriving together cost one hand-off.
+    public func acknowledgeWithoutWaiting(collecting collect: @escaping @Sendable () -> [Acknowledgement]) {
         let (number, ended) = (number, ended)
         connection.submit { core in
-            guard case .success = core.channel(number, ended, for: "acknowledging") else { return }
+            let acknowledgements = collect()
+            guard !acknowledgements.isEmpty, case .success = core.channel(number, ended, for: "acknowledging") else { return }
             for acknowledgement in acknowledgements {
                 let method: AMQPMethod = switch acknowledgement {
                 case .ack(let tag, let multiple): .basicAck(tag, multiple: multiple)

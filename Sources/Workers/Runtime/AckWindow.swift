@@ -67,9 +67,21 @@ struct AckWindow: Sendable {
 /// An `AckWindow` for one consuming channel, safe to use from every turn:
 /// frames are handed to the connection thread under the lock, so they reach
 /// the broker in the order the window decided them.
+///
+/// Acks that come while a hand-off is already waiting for the connection
+/// thread join it: under load, many turns' acks cost one hand-off and few
+/// frames (of consecutive `multiple` acks only the last is sent).
 final class ChannelAcknowledger: Sendable {
     let channel: AMQPChannel
-    private let window = Mutex(AckWindow())
+
+    private struct State {
+        var window = AckWindow()
+        /// Frames decided but not yet taken by the connection thread.
+        var pending: [AMQPChannel.Acknowledgement] = []
+        var handOffWaiting = false
+    }
+
+    private let state = Mutex(State())
 
     init(channel: AMQPChannel) {
         self.channel = channel
@@ -78,8 +90,29 @@ final class ChannelAcknowledger: Sendable {
     /// Acks these deliveries (when every earlier one is settled too). Not
     /// awaited: a lost ack is a redelivery, which the dedup record absorbs.
     func finish(_ tags: some Sequence<UInt64> & Sendable) {
-        window.withLock { window in
-            channel.acknowledgeWithoutWaiting(window.finish(tags))
+        let handOff = state.withLock { state in
+            state.pending += state.window.finish(tags)
+            guard !state.pending.isEmpty, !state.handOffWaiting else { return false }
+            state.handOffWaiting = true
+            return true
+        }
+        guard handOff else { return }
+        channel.acknowledgeWithoutWaiting { [self] in
+            state.withLock { state in
+                state.handOffWaiting = false
+                defer { state.pending.removeAll(keepingCapacity: true) }
+                return Self.compact(state.pending)
+            }
+        }
+    }
+
+    /// Drops each `multiple` ack that a later `multiple` ack in the same
+    /// hand-off covers (the later one names a still-unacked, higher tag).
+    static func compact(_ frames: [AMQPChannel.Acknowledgement]) -> [AMQPChannel.Acknowledgement] {
+        guard let last = frames.lastIndex(where: { if case .ack(_, true) = $0 { true } else { false } }) else { return frames }
+        return frames.enumerated().compactMap { index, frame in
+            if index < last, case .ack(_, true) = frame { return nil }
+            return frame
         }
     }
 
