@@ -55,7 +55,7 @@ struct AckWindowTests {
 
     @Test("random completion orders: every tag is settled exactly once and multiple acks name open tags", arguments: 0..<20)
     func randomOrders(seed: Int) {
-        var generator = SplitMix(seed: UInt64(seed))
+        var generator = SeededRandom(seed: UInt64(seed))
         let count = 200
         var tags = Array(UInt64(1)...UInt64(count))
         tags.shuffle(using: &generator)
