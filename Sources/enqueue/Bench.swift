@@ -174,7 +174,10 @@ struct Bench: AsyncParsableCommand {
         if workers > 0 { try await fleet.cleanUp(amqp: amqp, redis: redis, type: type) }
     }
 
-    static func waitForCounts(_ client: GreenroomClient, _ counters: [ActorAddress], expected: Int, log: StatusLine) async throws {
+    /// Polls every counter's committed state until each is `{"count": expected}`;
+    /// past `deadline` (if any) it throws, saying how many got there.
+    static func waitForCounts(_ client: GreenroomClient, _ counters: [ActorAddress], expected: Int, log: StatusLine,
+                              deadline: ContinuousClock.Instant? = nil) async throws {
         let target = Array(#"{"count":\#(expected)}"#.utf8)
         var pending = counters
         while !pending.isEmpty {
@@ -185,6 +188,10 @@ struct Bench: AsyncParsableCommand {
                 return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
             }
             pending = pending.enumerated().filter { states[$0.offset] != target }.map(\.element)
+            if !pending.isEmpty, let deadline, ContinuousClock.now >= deadline {
+                throw BenchError("only \(counters.count - pending.count) of \(counters.count) counters reached \(expected) in time; "
+                                 + "see the workers' logs, /tmp/greenroom-bench-*.log, and enqueue status")
+            }
             if !pending.isEmpty {
                 log.say("\(counters.count - pending.count) of \(counters.count) counters at \(expected)")
                 try await Task.sleep(for: .milliseconds(100))

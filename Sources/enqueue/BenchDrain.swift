@@ -90,30 +90,14 @@ struct DrainBench {
             // drain is not charged for it (the consume-only ceiling does the same).
             try await Task.sleep(for: .seconds(1))
             let inspector = try await AMQPConnection.connect(amqp)
-            defer { Task { await inspector.close() } }
-            let queues = try await inspector.openChannel()
-            let backlog = try await queued(queues, type: type)
-            guard backlog == total else {
-                throw BenchError("the drain's queues hold \(backlog) messages instead of \(total) before its worker started: "
-                                 + "is another worker consuming '\(type)'? stop it (enqueue status) and run again")
+            let measured: Result<(Duration, [BenchFleet.ProcessUsage]?), any Error>
+            do {
+                measured = .success(try await timeDrain(inspector: inspector, client: client, suffix: suffix, counters: counters, log: log))
+            } catch {
+                measured = .failure(error)
             }
-
-            log.say("draining: one worker started on \(total) waiting messages")
-            let start = clock.now
-            let fleet = try BenchFleet(count: bench.workers, suffix: suffix, partitions: bench.partitions, concurrency: bench.concurrency,
-                                       prefetch: bench.prefetch, servers: bench.servers, logTag: "drain")
-            defer { fleet.stop() }
-            // Cheap while the backlog lasts (one passive declare per partition
-            // queue), then every counter, so polling does not compete with the
-            // worker for the 2 cores.
-            while case let ready = try await queued(queues, type: type), ready > 0 {
-                log.say("draining: \(ready) messages still queued")
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            try await Bench.waitForCounts(client, counters, expected: perActor, log: log)
-            let elapsed = clock.now - start
-            let usage = fleet.usage()
-            fleet.stop()
+            await inspector.close()
+            let (elapsed, usage) = try measured.get()
 
             let throughput = Double(total) / elapsed.seconds
             let result = DrainResult(
@@ -130,6 +114,42 @@ struct DrainBench {
             throw error
         }
         try await cleanUp(client, type: type)
+    }
+
+    /// Checks the backlog is all queued, starts the drained worker(s) and
+    /// waits until every counter holds its total; returns the time from the
+    /// start of the worker process(es), and their CPU and peak RSS.
+    private func timeDrain(inspector: AMQPConnection, client: GreenroomClient, suffix: String, counters: [ActorAddress],
+                           log: StatusLine) async throws -> (Duration, [BenchFleet.ProcessUsage]?) {
+        let type = "counter-\(suffix)"
+        let total = counters.count * bench.messagesPerActor
+        let queues = try await inspector.openChannel()
+        let backlog = try await queued(queues, type: type)
+        guard backlog == total else {
+            throw BenchError("the drain's queues hold \(backlog) messages instead of \(total) before its worker started: "
+                             + "is another worker consuming '\(type)'? stop it (enqueue status) and run again")
+        }
+
+        log.say("draining: \(bench.workers) worker\(bench.workers == 1 ? "" : "s") started on \(total) waiting messages")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + .seconds(600)
+        let fleet = try BenchFleet(count: bench.workers, suffix: suffix, partitions: bench.partitions,
+                                   concurrency: bench.concurrency, prefetch: bench.prefetch, servers: bench.servers, logTag: "drain")
+        defer { fleet.stop() }
+        // Cheap while the backlog lasts (one passive declare per partition
+        // queue), then every counter, so polling does not compete with the
+        // worker for the 2 cores.
+        while case let ready = try await queued(queues, type: type), ready > 0 {
+            guard clock.now < deadline else {
+                throw BenchError("the drain did not finish within 600 s (\(ready) messages still queued); see the worker's log, /tmp/greenroom-bench-\(suffix)-drain-*.log")
+            }
+            log.say("draining: \(ready) messages still queued")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await Bench.waitForCounts(client, counters, expected: bench.messagesPerActor, log: log, deadline: deadline)
+        let elapsed = clock.now - start
+        return (elapsed, fleet.usage())
     }
 
     private func cleanUp(_ client: GreenroomClient, type: String) async throws {
