@@ -15,6 +15,13 @@ struct Bench: AsyncParsableCommand {
             beside this one) and reports their CPU time and peak RSS. Latency: one message in \
             --sample-every is sent as an ask; its reply is published right after its turn commits, so \
             send→reply bounds send→commit from above.
+
+            With --drain: a backlog drained from cold instead. A set-up worker declares the type and spawns \
+            the counters and stops; all ACTORS x MESSAGES adds are then published with no worker running, \
+            and the clock runs from the start of a fresh worker process until every counter holds its total. \
+            Its ceiling is the consume-only loop: as many messages of the same shape pre-published into one \
+            queue (and into --partitions queues) and consumed + acked through the Broker layer as fast as it \
+            goes. No latency samples (nothing waits for replies).
             """)
 
     @OptionGroup var servers: ServerOptions
@@ -32,6 +39,7 @@ struct Bench: AsyncParsableCommand {
     @Flag(name: .customLong("skip-topology-ceiling"), help: "Do not also measure the raw loop spread over as many queues as --partitions.")
     var skipTopologyCeiling = false
     @Flag(name: .customLong("ceiling-only"), help: "Measure only the raw broker loop (for profiling RabbitMQ and the Broker layer).") var ceilingOnly = false
+    @Flag(help: "Drain a backlog published before the worker starts, against the consume-only ceiling (see above).") var drain = false
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -39,9 +47,15 @@ struct Bench: AsyncParsableCommand {
         guard actors >= 1, messagesPerActor >= 1, publishers >= 1, workers >= 0, sampleEvery >= 1 else {
             throw ValidationError("--actors, --messages, --publishers and --sample-every must be positive; --workers at least 0")
         }
+        if drain {
+            guard workers >= 1 else { throw ValidationError("--drain starts its own worker processes: give --workers 1 or more, not 0") }
+            guard rate == 0 else { throw ValidationError("--drain publishes everything before the worker starts; drop --rate") }
+            guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
+        }
     }
 
     func run() async throws {
+        if drain { return try await DrainBench(bench: self).run() }
         let amqp = try AMQPConfiguration(url: servers.amqpURL)
         let redis = try RedisConfiguration(url: servers.redisURL)
         let total = actors * messagesPerActor
@@ -80,7 +94,7 @@ struct Bench: AsyncParsableCommand {
         log.say("spawning \(actors) counters")
         let counters = try (0..<actors).map { try ActorAddress(type: type, id: "\(suffix)-\($0)") }
         try await client.send(counters.map { .init(to: $0, kind: WireFormat.SystemKind.spawn, payload: Array("{}".utf8)) })
-        try await waitForCounts(client, counters, expected: 0, log: log)
+        try await Self.waitForCounts(client, counters, expected: 0, log: log)
 
         log.say("sending \(total) adds from \(publishers) publishers")
         let senders = try await (0..<publishers).asyncMap { _ in try await GreenroomClient.connect(amqp: amqp, redis: redis) }
@@ -141,7 +155,7 @@ struct Bench: AsyncParsableCommand {
         }
         let sent = clock.now - start
         log.say("sent in \(Report.format(sent)); waiting for every counter to reach \(perActor)")
-        try await waitForCounts(client, counters, expected: perActor, log: log)
+        try await Self.waitForCounts(client, counters, expected: perActor, log: log)
         let elapsed = clock.now - start
         let throughput = Double(total) / elapsed.seconds
         let usage = fleet.usage()
@@ -160,7 +174,10 @@ struct Bench: AsyncParsableCommand {
         if workers > 0 { try await fleet.cleanUp(amqp: amqp, redis: redis, type: type) }
     }
 
-    private func waitForCounts(_ client: GreenroomClient, _ counters: [ActorAddress], expected: Int, log: StatusLine) async throws {
+    /// Polls every counter's committed state until each is `{"count": expected}`;
+    /// past `deadline` (if any) it throws, saying how many got there.
+    static func waitForCounts(_ client: GreenroomClient, _ counters: [ActorAddress], expected: Int, log: StatusLine,
+                              deadline: ContinuousClock.Instant? = nil) async throws {
         let target = Array(#"{"count":\#(expected)}"#.utf8)
         var pending = counters
         while !pending.isEmpty {
@@ -171,6 +188,10 @@ struct Bench: AsyncParsableCommand {
                 return try await group.reduce(into: [Int: [UInt8]]()) { $0[$1.0] = $1.1 }
             }
             pending = pending.enumerated().filter { states[$0.offset] != target }.map(\.element)
+            if !pending.isEmpty, let deadline, ContinuousClock.now >= deadline {
+                throw BenchError("only \(counters.count - pending.count) of \(counters.count) counters reached \(expected) in time; "
+                                 + "see the workers' logs, /tmp/greenroom-bench-*.log, and enqueue status")
+            }
             if !pending.isEmpty {
                 log.say("\(counters.count - pending.count) of \(counters.count) counters at \(expected)")
                 try await Task.sleep(for: .milliseconds(100))

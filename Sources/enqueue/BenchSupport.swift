@@ -75,7 +75,7 @@ enum BrokerCeiling {
 /// A count shared by the ceiling's consumers.
 final class Tally: Sendable {
     private let count = Mutex(0)
-    func add() -> Int { count.withLock { $0 += 1; return $0 } }
+    func add(_ more: Int = 1) -> Int { count.withLock { $0 += more; return $0 } }
 }
 
 /// Latency samples; percentiles by sorting (exact, and cheap at these counts).
@@ -119,7 +119,8 @@ final class BenchFleet: @unchecked Sendable {
         var peakRSSMegabytes: Double
     }
 
-    init(count: Int, suffix: String, partitions: Int, concurrency: Int, prefetch: Int, servers: ServerOptions) throws {
+    /// `logTag` tells apart the logs of fleets started for one type (the drain's set-up worker and its drained one).
+    init(count: Int, suffix: String, partitions: Int, concurrency: Int, prefetch: Int, servers: ServerOptions, logTag: String = "") throws {
         guard count > 0 else { return }
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let binary = me.deletingLastPathComponent().appendingPathComponent("worker").path
@@ -132,7 +133,7 @@ final class BenchFleet: @unchecked Sendable {
                 "GREENROOM_TYPE_SUFFIX=\(suffix)", "GREENROOM_PARTITIONS=\(partitions)", "GREENROOM_CONCURRENCY=\(concurrency)", "GREENROOM_PREFETCH=\(prefetch)", "GREENROOM_LOG_LEVEL=warning",
                 "PATH=/usr/bin:/bin",
             ]
-            pids.append(try Self.spawn(binary, environment: environment, log: "/tmp/greenroom-bench-\(suffix)-\(index).log"))
+            pids.append(try Self.spawn(binary, environment: environment, log: "/tmp/greenroom-bench-\(suffix)\(logTag.isEmpty ? "" : "-" + logTag)-\(index).log"))
         }
     }
 

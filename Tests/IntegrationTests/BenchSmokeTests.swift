@@ -25,4 +25,24 @@ struct BenchSmokeTests {
         #expect((result["latencySamples"] as? Int ?? 0) == 8)
         #expect((result["workerPeakRSSMegabytes"] as? [Double])?.first ?? 0 > 0)
     }
+
+    @Test("enqueue bench --drain drains a backlog published before its worker and reports both consume-only ceilings")
+    func tinyDrain() async throws {
+        let enqueue = URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent().appendingPathComponent("enqueue").path
+        let output = "/tmp/greenroom-test-bench-drain-\(getpid()).json"
+        let bench = try ChildProcess(enqueue, ["bench", "--drain", "--actors", "20", "--messages", "5", "--partitions", "4", "--json"],
+                                     environment: ["GREENROOM_AMQP_URL": TestServers.amqpURL, "GREENROOM_REDIS_URL": TestServers.redisURL],
+                                     logPath: output)
+        let status = try await within(180, "enqueue bench --drain") { await bench.exited() }
+        let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(status == 0, "\(printed)")
+        let json = try #require(printed.firstIndex(of: "{").map { String(printed[$0...]) })
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(result["messages"] as? Int == 100)
+        #expect((result["throughput"] as? Double ?? 0) > 0)
+        #expect((result["consumeCeiling"] as? Double ?? 0) > 0)
+        #expect((result["topologyConsumeCeiling"] as? Double ?? 0) > 0)
+        #expect(result["partitions"] as? Int == 4)
+        #expect((result["workerPeakRSSMegabytes"] as? [Double])?.first ?? 0 > 0)
+    }
 }
