@@ -178,12 +178,12 @@ struct DrainBench {
 enum ConsumeCeiling {
     static func measure(amqp: AMQPConfiguration, messages: Int, publishers: Int, queues queueCount: Int, prefetch: Int) async throws -> Double {
         var generator = SystemRandomNumberGenerator()
-        let prefix = "greenroom.bench-drain-ceiling.\(String(generator.next() as UInt32, radix: 36))"
-        let queues = (0..<max(1, queueCount)).map { "\(prefix).\($0)" }
+        let partitions = PartitionID.all(of: "bench-drain-ceiling-\(String(generator.next() as UInt32, radix: 36))", partitions: max(1, queueCount))
+        let queues = partitions.map(\.queue)
         let connection = try await AMQPConnection.connect(amqp)
         let setup = try await connection.openChannel()
         try await Topology.declareShared(on: setup)
-        for queue in queues { try await Topology.declarePartition(queue: queue, on: setup) }
+        for partition in partitions { try await Topology.declarePartition(partition, on: setup) }
         do {
             let rate = try await consume(connection: connection, amqp: amqp, queues: queues, messages: messages, publishers: publishers, prefetch: prefetch)
             for queue in queues { try await setup.deleteQueue(queue) }
