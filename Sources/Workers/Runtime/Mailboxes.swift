@@ -1,10 +1,10 @@
 import Synchronization
 
 /// Per-actor mailboxes: each actor's messages run one run at a time, in
-/// arrival order, while different actors run concurrently — at most
-/// `concurrency` runs at once across the worker. The rules are
-/// `MailboxAdmission`'s; this type adds the lock, the drain tasks and the
-/// permits.
+/// arrival order, while different actors run concurrently. The rules are
+/// `MailboxAdmission`'s; this type adds the lock and the drain tasks. (How
+/// many behaviours execute at once is bounded where they execute, by the
+/// pipeline's `TurnPermits`; a run waiting for its commit holds none.)
 ///
 /// Swift's `actor` alone would not give this: an actor is re-entrant at every
 /// `await`, so two messages for one Greenroom actor could interleave inside a
@@ -19,29 +19,33 @@ final class Mailboxes<Item: Sendable>: Sendable {
     }
 
     private let state: Mutex<State>
-    private let permits: TurnPermits
     private let process: Process
 
-    init(concurrency: Int, maximumRun: Int, process: @escaping Process) {
+    init(maximumRun: Int, process: @escaping Process) {
         state = Mutex(State(admission: MailboxAdmission(maximumRun: maximumRun)))
-        permits = TurnPermits(count: concurrency)
         self.process = process
     }
 
     /// Queues `item` behind the actor's earlier ones.
     func enqueue(_ item: Item, for actor: ActorAddress) {
-        let opened = state.withLock { $0.admission.enqueue(item, for: actor) }
-        guard opened else { return }
-        Task { await self.drain(actor) }
+        enqueue(contentsOf: [(item, actor)])
+    }
+
+    /// Queues many items, each behind its actor's earlier ones, under one
+    /// lock: a drain started here finds all of its actor's items of the
+    /// batch waiting, so they run (and commit) as one group.
+    func enqueue(contentsOf items: [(Item, ActorAddress)]) {
+        let opened: [ActorAddress] = state.withLock { state in
+            items.compactMap { item, actor in state.admission.enqueue(item, for: actor) ? actor : nil }
+        }
+        for actor in opened { Task { await self.drain(actor) } }
     }
 
     private func drain(_ actor: ActorAddress) async {
         while true {
             let run = state.withLock { $0.admission.take(actor) }
             if run.isEmpty { return }
-            await permits.acquire()
             await process(actor, run)
-            permits.release()
             let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
                 state.admission.finish(actor, items: run.count)
                 guard state.admission.count == 0 else { return [] }

@@ -15,6 +15,8 @@ extension WorkerRuntime {
                 // Handing over: what arrives now stays unacked and returns to
                 // the queue, in order, when the channel closes.
                 guard run.isAdmitting else { continue }
+                var admitted: [(Delivered, ActorAddress)] = []
+                admitted.reserveCapacity(deliveries.count)
                 for delivery in deliveries {
                     switch Envelope.parse(delivery, maximumBodyBytes: maximumBodyBytes) {
                     case .failure(let invalid):
@@ -27,10 +29,11 @@ extension WorkerRuntime {
                                          actor: envelope.target, run: run, pipeline: pipeline)
                             continue
                         }
-                        run.inFlight.enter()
-                        mailboxes.enqueue(Delivered(envelope: envelope, delivery: delivery, run: run), for: envelope.target)
+                        admitted.append((Delivered(envelope: envelope, delivery: delivery, run: run), envelope.target))
                     }
                 }
+                run.inFlight.enter(admitted.count)
+                mailboxes.enqueue(contentsOf: admitted)
             }
             // Ended without an error: this worker cancelled it (handover, lost lease, shutdown).
         } catch {

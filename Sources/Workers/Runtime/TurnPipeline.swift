@@ -28,6 +28,8 @@ final class TurnPipeline: Sendable {
         /// Activated actors kept in memory; past this, the least recently
         /// used are passivated (their state stays in Redis).
         var maximumActivations: Int = 100_000
+        /// Actors whose behaviours execute at once.
+        var concurrency: Int = 64
     }
 
     let types: [String: HostedType]
@@ -38,6 +40,8 @@ final class TurnPipeline: Sendable {
     let logger: Logger
     /// Activated actors: records cached between runs.
     let cache: Mutex<ActivationCache>
+    /// Bounds the behaviours executing at once (`Settings.concurrency`).
+    let permits: TurnPermits
     /// Called when a commit was fenced: the partition must be dropped.
     let onFenced: @Sendable (PartitionRun) -> Void
     /// Called when publishing is impossible for good (its connection closed).
@@ -52,6 +56,7 @@ final class TurnPipeline: Sendable {
         self.hooks = HookChain(hooks: hooks)
         self.logger = logger
         self.cache = Mutex(ActivationCache(capacity: settings.maximumActivations))
+        self.permits = TurnPermits(count: settings.concurrency)
         self.onFenced = onFenced
         self.onFatal = onFatal
     }
@@ -72,9 +77,18 @@ final class TurnPipeline: Sendable {
             do {
                 let record = try await activate(first.actor, in: run.partition)
                 hooks.willRun(first.actor, messages: pending.count, attempt: first.failedAttempts + 1)
-                let plan = try await plan(pending, from: record, type: types[first.actor.type])
+                await permits.acquire()
+                let planned: TurnPlan
+                do {
+                    planned = try await plan(pending, from: record, type: types[first.actor.type])
+                    permits.release()
+                } catch {
+                    permits.release()
+                    throw error
+                }
+                let plan = planned
                 if plan.covered == 0, let retry = plan.retry {
-                    pending[0] = try await retryLater(retry.item, reason: retry.reason)
+                    try await retryLater(retry.item, reason: retry.reason)
                     continue
                 }
                 switch try await run.committer.submit(plan.group) {
@@ -102,14 +116,14 @@ final class TurnPipeline: Sendable {
                         logger.debug("a message was committed before: re-published its sends",
                                      metadata: ["actor": "\(first.actor)", "message": "\(settled[position].messageID)"])
                     }
-                    let duplicates = Set(found.keys.map { settled[$0].delivery.deliveryTag })
-                    settle(pending.filter { duplicates.contains($0.delivery.deliveryTag) })
-                    pending.removeAll { duplicates.contains($0.delivery.deliveryTag) }
+                    let duplicates = Set(found.keys.map { ObjectIdentifier(settled[$0]) })
+                    settle(pending.filter { duplicates.contains(ObjectIdentifier($0)) })
+                    pending.removeAll { duplicates.contains(ObjectIdentifier($0)) }
                 case .decided(let outcome):
                     try await finish(plan, outcome: outcome)
                     pending.removeFirst(plan.covered)
                     if let retry = plan.retry {
-                        pending[0] = try await retryLater(retry.item, reason: retry.reason)
+                        try await retryLater(retry.item, reason: retry.reason)
                     }
                     staleRetries = 0
                 }
@@ -152,15 +166,12 @@ final class TurnPipeline: Sendable {
 
     /// A turn threw and has attempts left: wait the policy's pause (the
     /// actor's later messages wait too), then run it again.
-    private func retryLater(_ item: Delivered, reason: String) async throws -> Delivered {
-        var item = item
-        item.failedAttempts += 1
-        item.lastFailure = reason
-        hooks.didFail(item.actor, messageID: item.messageID, reason: reason, attempts: item.failedAttempts, willRetry: true)
-        logger.debug("turn failed; retrying", metadata: ["actor": "\(item.actor)", "attempt": "\(item.failedAttempts)", "error": "\(reason)"])
+    private func retryLater(_ item: Delivered, reason: String) async throws {
+        let attempts = item.countFailure()
+        hooks.didFail(item.actor, messageID: item.messageID, reason: reason, attempts: attempts, willRetry: true)
+        logger.debug("turn failed; retrying", metadata: ["actor": "\(item.actor)", "attempt": "\(attempts)", "error": "\(reason)"])
         let policy = types[item.actor.type]?.retry ?? RetryPolicy()
-        try await Task.sleep(for: policy.delay(after: item.failedAttempts))
-        return item
+        try await Task.sleep(for: policy.delay(after: attempts))
     }
 
     /// Acks deliveries whose turn is decided, and lets their run forget them.

@@ -30,7 +30,8 @@ public final class WorkerRuntime: Service, Sendable {
         public var types: [HostedType]
         /// Partitions per type, fixed when a type is first declared.
         public var partitions: Int
-        /// Actors whose turns run at once.
+        /// Actors whose behaviours execute at once (a run waiting for its
+        /// commit or its sends' confirms does not count).
         public var concurrency: Int
         /// Unacked deliveries per partition consumer.
         public var prefetch: UInt16
@@ -172,11 +173,12 @@ public final class WorkerRuntime: Service, Sendable {
         let ownershipBox = Mutex<PartitionOwnership?>(nil)
         let pipeline = TurnPipeline(
             types: configuration.types, store: store, publisher: publisher,
-            settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations),
+            settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations,
+                            concurrency: configuration.concurrency),
             hooks: configuration.hooks, logger: logger,
             onFenced: { run in ownershipBox.withLock { $0 }?.fenced(run) },
             onFatal: { [weak self] error in self?.fail(error) })
-        let mailboxes = Mailboxes<Delivered>(concurrency: configuration.concurrency, maximumRun: Int(configuration.prefetch)) { _, run in
+        let mailboxes = Mailboxes<Delivered>(maximumRun: Int(configuration.prefetch)) { _, run in
             await pipeline.process(run)
         }
         state.withLock { $0.mailboxes = mailboxes }
