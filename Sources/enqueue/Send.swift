@@ -48,6 +48,18 @@ struct Send: AsyncParsableCommand {
     }
 
     private func sendLines(from path: String, client: GreenroomClient) async throws -> Int {
+        // A file is checked whole before anything is sent, so a bad line late
+        // in it leaves nothing half-sent. Standard input cannot be read twice:
+        // its lines go out as they are read, and an error says how many did.
+        if path != "-" {
+            let checker = try LineReader(path: path)
+            var lineNumber = 0
+            while let line = checker.next() {
+                lineNumber += 1
+                if line.allSatisfy(\.isWhitespace) { continue }
+                _ = try Self.parseLine(line, number: lineNumber, spawn: spawn)
+            }
+        }
         let reader = try LineReader(path: path)
         let progress = Progress(total: path == "-" ? nil : reader.byteCount)
         var batch: [GreenroomClient.Outgoing] = []
@@ -56,7 +68,11 @@ struct Send: AsyncParsableCommand {
         while let line = reader.next() {
             lineNumber += 1
             if line.allSatisfy(\.isWhitespace) { continue }
-            batch.append(try Self.parseLine(line, number: lineNumber, spawn: spawn))
+            do {
+                batch.append(try Self.parseLine(line, number: lineNumber, spawn: spawn))
+            } catch {
+                throw BadInputLine(reason: "\(error)", sentBefore: sent)
+            }
             if batch.count == 500 {
                 try await client.send(batch)
                 sent += batch.count
@@ -74,15 +90,30 @@ struct Send: AsyncParsableCommand {
 
     static func parseLine(_ line: String, number: Int, spawn: Bool) throws -> GreenroomClient.Outgoing {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw ValidationError("line \(number) is not a JSON object: \(line.prefix(80))")
+            throw BadLine("line \(number) is not a JSON object: \(line.prefix(80))")
         }
         guard let to = object["to"] as? String, let kind = object["kind"] as? String else {
-            throw ValidationError("line \(number) needs string fields \"to\" and \"kind\"")
+            throw BadLine("line \(number) needs string fields \"to\" and \"kind\"")
         }
         let address: ActorAddress
-        do { address = try ActorAddress(parsing: to) } catch { throw ValidationError("line \(number): \(error)") }
+        do { address = try ActorAddress(parsing: to) } catch { throw BadLine("line \(number): \(error)") }
         let payload = try JSONSerialization.data(withJSONObject: object["payload"] ?? [String: Any](), options: [.fragmentsAllowed])
         return .init(to: address, kind: kind, payload: Array(payload), id: object["id"] as? String,
                      spawnIfMissing: spawn || (object["spawn"] as? Bool ?? false))
+    }
+}
+
+/// A line of a `--file` that is not a message; nothing of the file was sent.
+struct BadLine: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A bad line on standard input, after `sentBefore` messages had gone out.
+struct BadInputLine: Error, CustomStringConvertible {
+    let reason: String
+    let sentBefore: Int
+    var description: String {
+        sentBefore == 0 ? "\(reason); nothing was sent" : "\(reason); the \(sentBefore) messages before it were sent (standard input is sent as it is read)"
     }
 }
