@@ -161,7 +161,7 @@ struct DrainBench {
     private func queued(_ channel: AMQPChannel, type: String) async throws -> Int {
         var ready = 0
         for partition in 0..<bench.partitions {
-            ready += Int(try await channel.inspectQueue(Topology.partitionQueue(type: type, partition: partition)).messageCount)
+            ready += Int(try await channel.inspectQueue(PartitionID(type: type, index: partition).queue).messageCount)
         }
         return ready
     }

@@ -3,18 +3,24 @@ import Testing
 
 @Suite("The benchmark runs (tiny size; speed is measured by scripts/bench, not by tests)", .timeLimit(.minutes(5)))
 struct BenchSmokeTests {
-    @Test("enqueue bench with its own worker reports throughput, the ceiling, latency, CPU and RSS")
-    func tinyBench() async throws {
-        let enqueue = URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent().appendingPathComponent("enqueue").path
-        let output = "/tmp/greenroom-test-bench-\(getpid()).json"
-        let bench = try ChildProcess(enqueue, ["bench", "--actors", "20", "--messages", "5", "--workers", "1", "--sample-every", "10", "--json"],
+    /// Runs `enqueue bench ARGUMENTS --json` (killed with the workers it
+    /// starts, if it hangs) and returns the JSON it printed.
+    private static func bench(_ arguments: [String], what: String) async throws -> [String: Any] {
+        let output = "/tmp/greenroom-test-bench-\(getpid())-\(UUID().uuidString.prefix(8)).json"
+        defer { unlink(output) }
+        let bench = try ChildProcess(CommandRun.binary("enqueue"), ["bench"] + arguments + ["--json"],
                                      environment: ["GREENROOM_AMQP_URL": TestServers.amqpURL, "GREENROOM_REDIS_URL": TestServers.redisURL],
-                                     logPath: output, ownGroup: true)  // killed with the workers it starts, if it hangs
-        let status = try await within(180, "enqueue bench") { await bench.exited() }
+                                     logPath: output, ownGroup: true)
+        let status = try await within(180, what) { await bench.exited() }
         let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         #expect(status == 0, "\(printed)")
         let json = try #require(printed.firstIndex(of: "{").map { String(printed[$0...]) })
-        let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    }
+
+    @Test("enqueue bench with its own worker reports throughput, the ceiling, latency, CPU and RSS")
+    func tinyBench() async throws {
+        let result = try await Self.bench(["--actors", "20", "--messages", "5", "--workers", "1", "--sample-every", "10"], what: "enqueue bench")
         #expect(result["messages"] as? Int == 100)
         #expect((result["throughput"] as? Double ?? 0) > 0)
         #expect((result["ceiling"] as? Double ?? 0) > 0)
@@ -28,16 +34,7 @@ struct BenchSmokeTests {
 
     @Test("enqueue bench --drain drains a backlog published before its worker and reports both consume-only ceilings")
     func tinyDrain() async throws {
-        let enqueue = URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent().appendingPathComponent("enqueue").path
-        let output = "/tmp/greenroom-test-bench-drain-\(getpid()).json"
-        let bench = try ChildProcess(enqueue, ["bench", "--drain", "--actors", "20", "--messages", "5", "--partitions", "4", "--json"],
-                                     environment: ["GREENROOM_AMQP_URL": TestServers.amqpURL, "GREENROOM_REDIS_URL": TestServers.redisURL],
-                                     logPath: output)
-        let status = try await within(180, "enqueue bench --drain") { await bench.exited() }
-        let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        #expect(status == 0, "\(printed)")
-        let json = try #require(printed.firstIndex(of: "{").map { String(printed[$0...]) })
-        let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let result = try await Self.bench(["--drain", "--actors", "20", "--messages", "5", "--partitions", "4"], what: "enqueue bench --drain")
         #expect(result["messages"] as? Int == 100)
         #expect((result["throughput"] as? Double ?? 0) > 0)
         #expect((result["consumeCeiling"] as? Double ?? 0) > 0)

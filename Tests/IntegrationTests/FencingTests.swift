@@ -67,7 +67,7 @@ struct FencingTests {
             #expect(queues.map(\.ready) == [1, 1, 1, 50], "\(queues)")
             let log = fleet.log("a")
             for partition in 0..<4 {
-                let queue = Topology.partitionQueue(type: type, partition: partition)
+                let queue = PartitionID(type: type, index: partition).queue
                 #expect(log.split(separator: "\n").contains { $0.contains("lost partition") && $0.contains("partition=\(queue) reason=a commit was refused") },
                         "\(queue) should be dropped because a commit was refused")
             }

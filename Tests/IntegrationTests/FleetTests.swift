@@ -62,7 +62,7 @@ struct FleetTests {
 
             let counts = try await waitForCounters(client, counters, total: 100)
             #expect(counts.filter { $0 != 100 }.isEmpty, "\(counts.enumerated().filter { $0.element != 100 }.prefix(10))")
-            let sequence = try JSONDecoder().decode(Probe.State.self, from: Data(try await client.state(of: probe)))
+            let sequence = try #require(try await storedProbe(client, probe))
             #expect(sequence.touches == 100)
             #expect(sequence.outOfOrder == 0)
             #expect(afterKill < .seconds(30))

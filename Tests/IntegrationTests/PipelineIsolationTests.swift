@@ -22,7 +22,7 @@ struct PipelineIsolationTests {
             let reply = try await harness.client.ask(b, kind: "report", timeout: .seconds(10))
             #expect(try JSONDecoder().decode(Probe.Report.self, from: Data(reply.payload)).touches == 1)
             // A's slow turn has not committed yet (its stored state is untouched), so B did not wait for it.
-            let stored = try JSONDecoder().decode(Probe.State.self, from: Data(try await harness.client.state(of: a)))
+            let stored = try #require(try await storedProbe(harness.client, a))
             #expect(stored.touches == 0, "B answered only after A's slow turn: a slow actor stalled its partition")
 
             // A's second message waited for its first: both in order.

@@ -65,8 +65,7 @@ struct ProcessGuaranteeTests {
             // time and runs them in batches of seconds.
             try await client.send((0..<600).map { .init(to: probe, kind: "touch", payload: Array(#"{"seq":\#($0),"pauseMicroseconds":20000}"#.utf8)) })
             try await eventually(60, "A mid-stream") {
-                let state = try? await client.state(of: probe)
-                return try state.map { try JSONDecoder().decode(Probe.State.self, from: Data($0)).touches } ?? 0 > 0
+                try await storedProbe(client, probe)?.touches ?? 0 > 0
             }
             kill(a.pid, SIGSTOP)
             let b = workers.add(try WorkerProcess.start(suffix: fleet.suffix, partitions: 1, leaseSeconds: 2, logPath: fleet.logPath("b")))
@@ -110,8 +109,7 @@ struct ProcessGuaranteeTests {
             let names = RabbitControl.workerConnectionNames(pid: a.pid)
             let closed = try await RabbitControl.closeConnections(named: [names.consume, names.publish])
             let committed = try await probes.asyncSum { probe in
-                let state = try? await client.state(of: probe)
-                return try state.map { try JSONDecoder().decode(Probe.State.self, from: Data($0)).touches } ?? 0
+                try await storedProbe(client, probe)?.touches ?? 0
             }
             #expect(closed == 2)
             #expect(committed < 3_000, "the connections should have closed mid-stream")

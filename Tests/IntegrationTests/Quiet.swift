@@ -114,6 +114,18 @@ func settledProbe(_ client: GreenroomClient, _ probe: ActorAddress, runtimes: [W
     }
 }
 
+/// A probe's committed state, straight from Redis (not a quiet point); nil
+/// while it does not exist yet.
+func storedProbe(_ client: GreenroomClient, _ probe: ActorAddress) async throws -> Probe.State? {
+    let bytes: [UInt8]
+    do {
+        bytes = try await client.state(of: probe)
+    } catch is ActorNotFound {
+        return nil
+    }
+    return try JSONDecoder().decode(Probe.State.self, from: Data(bytes))
+}
+
 /// What a quiet-point wait saw last, for the timeout message.
 final class LastSeen: Sendable {
     let text = Mutex("nothing read yet")

@@ -26,11 +26,6 @@ final class Mailboxes<Item: Sendable>: Sendable {
         self.process = process
     }
 
-    /// Queues `item` behind the actor's earlier ones.
-    func enqueue(_ item: Item, for actor: ActorAddress) {
-        enqueue(contentsOf: [(item, actor)])
-    }
-
     /// Queues many items, each behind its actor's earlier ones, under one
     /// lock: a drain started here finds all of its actor's items of the
     /// batch waiting, so they run (and commit) as one group.
@@ -100,6 +95,13 @@ final class TurnPermits: Sendable {
             }
             if granted { continuation.resume() }
         }
+    }
+
+    /// Runs `body` holding a permit.
+    func holding<T>(_ body: () async throws -> T) async rethrows -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
     }
 
     func release() {

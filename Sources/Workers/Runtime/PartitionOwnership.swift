@@ -112,7 +112,7 @@ final class PartitionOwnership: Sendable {
     /// step); the connections are about to close, so the broker requeues.
     func abandonAll() {
         heartbeat.withLock { $0?.cancel() }
-        for running in runs.withLock({ Array($0.values) }) { _ = running.run.markLost() }
+        for running in runs.withLock({ Array($0.values) }) { running.run.markLost() }
     }
 
     // MARK: - Performing actions
@@ -170,20 +170,8 @@ final class PartitionOwnership: Sendable {
 
         case .handOver(let partition):
             // Not awaited by the heartbeat: draining takes as long as the slowest turn.
-            // The consumer is not cancelled: that would let the next owner's
-            // consumer start while deliveries held here are still to be
-            // requeued. Admitted turns finish and ack; the channel then closes,
-            // and the broker requeues the rest, in order, before anyone else
-            // consumes the queue.
             Task {
-                if let running = runs.withLock({ $0[partition] }) {
-                    running.run.stopAdmitting()
-                    await running.run.inFlight.waitUntilZero()
-                    _ = running.run.markLost()
-                    try? await running.run.consumer.channel.close()
-                    await running.loop.value
-                    runs.withLock { $0[partition] = nil }
-                }
+                await retire(partition, draining: true)
                 try? await leases.release(partition, worker: me)
                 logger.info("handed over partition", metadata: ["partition": "\(partition.queue)", "old": "\(me)"])
                 await handle(.released(partition))
@@ -196,21 +184,29 @@ final class PartitionOwnership: Sendable {
         case .close(let partition, let reason):
             logger.warning("lost partition", metadata: ["partition": "\(partition.queue)", "reason": "\(reason)"])
             Task {
-                if let running = runs.withLock({ $0[partition] }) {
-                    // Closing the channel (not cancelling the consumer) makes the
-                    // broker requeue everything unacked *before* the next consumer
-                    // becomes active, so the new owner sees the messages in order.
-                    // Turns still running here stop at their next step or are
-                    // refused at commit.
-                    _ = running.run.markLost()
-                    try? await running.run.consumer.channel.close()
-                    await running.loop.value
-                    await running.run.inFlight.waitUntilZero()
-                    runs.withLock { $0[partition] = nil }
-                }
+                await retire(partition, draining: false)
                 await handle(.closed(partition))
             }
         }
+    }
+
+    /// Ends a partition's run. With `draining` (a handover) it first stops
+    /// admitting deliveries and lets the admitted turns finish and ack. Then
+    /// the run is marked lost and its channel closed — never its consumer
+    /// cancelled: the broker requeues everything unacked *before* the next
+    /// consumer becomes active, so the next owner sees the messages in order.
+    /// Turns still running stop at their next step or are refused at commit.
+    private func retire(_ partition: PartitionID, draining: Bool) async {
+        guard let running = runs.withLock({ $0[partition] }) else { return }
+        if draining {
+            running.run.stopAdmitting()
+            await running.run.inFlight.waitUntilZero()
+        }
+        running.run.markLost()
+        try? await running.run.consumer.channel.close()
+        await running.loop.value
+        await running.run.inFlight.waitUntilZero()
+        runs.withLock { $0[partition] = nil }
     }
 
     private static func now() -> UInt64 {

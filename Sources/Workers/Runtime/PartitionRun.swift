@@ -34,13 +34,8 @@ final class PartitionRun: Sendable {
     /// Stops admitting deliveries to the turn pipeline (a handover).
     func stopAdmitting() { admitting.withLock { $0 = false } }
 
-    /// Marks the run lost; true the first time.
-    func markLost() -> Bool {
-        live.withLock { live in
-            defer { live = false }
-            return live
-        }
-    }
+    /// Marks the run lost.
+    func markLost() { live.withLock { $0 = false } }
 }
 
 /// Deliveries a partition run holds, so a handover can wait for them.

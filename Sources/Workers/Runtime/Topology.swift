@@ -8,11 +8,6 @@ public enum Topology {
     public static let deadExchange = "greenroom.dead"
     public static let deadQueue = "greenroom.dead"
 
-    /// The queue (and routing key) of one partition of an actor type.
-    public static func partitionQueue(type: String, partition: Int) -> String {
-        PartitionID(type: type, index: partition).queue
-    }
-
     /// Declares the exchanges and the dead-letter queue shared by all types.
     /// Idempotent: safe for every worker and client to call at start-up.
     public static func declareShared(on channel: AMQPChannel) async throws {

@@ -77,16 +77,7 @@ final class TurnPipeline: Sendable {
             do {
                 let record = try await activate(first.actor, in: run.partition)
                 hooks.willRun(first.actor, messages: pending.count, attempt: first.failedAttempts + 1)
-                await permits.acquire()
-                let planned: TurnPlan
-                do {
-                    planned = try await plan(pending, from: record, type: types[first.actor.type])
-                    permits.release()
-                } catch {
-                    permits.release()
-                    throw error
-                }
-                let plan = planned
+                let plan = try await permits.holding { try await self.plan(pending, from: record, type: types[first.actor.type]) }
                 if plan.covered == 0, let retry = plan.retry {
                     try await retryLater(retry.item, reason: retry.reason)
                     continue

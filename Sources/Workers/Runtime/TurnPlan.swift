@@ -54,7 +54,9 @@ extension TurnPipeline {
             }
             switch message.kind {
             case WireFormat.SystemKind.spawn:
-                try planSpawn(item, type: type, into: &plan)
+                if let effects = planSpawn(item, type: type, into: &plan) {
+                    try await apply(item, effects, into: &plan)
+                }
                 index += 1
             case WireFormat.SystemKind.stop:
                 guard plan.record.isActive else {
@@ -62,12 +64,8 @@ extension TurnPipeline {
                     index += 1
                     continue
                 }
-                var effects = TurnEffects(stopSelf: true)
-                if let replyTo = message.replyTo {
-                    effects.outbox.append(OutgoingMessage(
-                        destination: .reply(queue: replyTo, correlationID: message.correlationID), kind: "stopped",
-                        payload: Array(#"{"stopped":"\#(address)"}"#.utf8), id: "\(message.id)/0", from: address))
-                }
+                var effects = Self.lifecycleReply(to: message, kind: "stopped", from: address)
+                effects.stopSelf = true
                 try await apply(item, effects, into: &plan)
                 index += 1
             default:
@@ -124,12 +122,14 @@ extension TurnPipeline {
         return outcome.completed
     }
 
-    private func planSpawn(_ item: Delivered, type: HostedType, into plan: inout TurnPlan) throws {
+    /// Checks a spawn and makes the actor in `plan`; returns the turn's
+    /// effects (its reply), or nil when the spawn was refused.
+    private func planSpawn(_ item: Delivered, type: HostedType, into plan: inout TurnPlan) -> TurnEffects? {
         let message = item.envelope.message
         let address = item.actor
         if plan.record.exists {
             plan.refuse(item, "actor \(address) already exists (\(plan.record.status.rawValue)); spawn each address once")
-            return
+            return nil
         }
         let request: SpawnRequest
         let state: [UInt8]
@@ -138,22 +138,25 @@ extension TurnPipeline {
             state = try request.state.map { try type.validateState($0.raw) } ?? type.initialState()
         } catch {
             plan.refuse(item, "cannot spawn \(address): \(error)")
-            return
+            return nil
         }
         plan.record = ActorRecord(status: .active, parent: request.parent, version: 0, state: state)
         plan.group.state = state
         plan.group.status = .active
         plan.group.parent = request.parent
+        return Self.lifecycleReply(to: message, kind: "spawned", from: address)
+    }
+
+    /// The effects of a spawn or stop: a reply `{"KIND": "ADDRESS"}` to a
+    /// caller waiting on `reply_to`, if there is one.
+    private static func lifecycleReply(to message: Message, kind: String, from address: ActorAddress) -> TurnEffects {
         var effects = TurnEffects()
         if let replyTo = message.replyTo {
             effects.outbox.append(OutgoingMessage(
-                destination: .reply(queue: replyTo, correlationID: message.correlationID), kind: "spawned",
-                payload: Array(#"{"spawned":"\#(address)"}"#.utf8), id: "\(message.id)/0", from: address))
+                destination: .reply(queue: replyTo, correlationID: message.correlationID), kind: kind,
+                payload: Array(#"{"\#(kind)":"\#(address)"}"#.utf8), id: "\(message.id)/0", from: address))
         }
-        plan.applied.append((item, effects.outbox))
-        plan.group.applied.append((message.id, try Self.storedOutbox(effects.outbox)))
-        plan.record.version += 1  // as the commit will store it: every applied turn counts
-        plan.covered += 1
+        return effects
     }
 
     /// Adds one applied turn; a turn that stops its actor also stops the
