@@ -54,6 +54,9 @@ public final class WorkerRuntime: Service, Sendable {
         public var heartbeatMilliseconds: Int
         /// Observers of every turn (metrics, tracing, fault injection in tests).
         public var hooks: [any TurnHooks]
+        /// Refuse to start unless Redis keeps an append-only file flushed at
+        /// least every second; otherwise such a Redis only draws a warning.
+        public var requireDurableRedis = false
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
@@ -151,6 +154,7 @@ public final class WorkerRuntime: Service, Sendable {
             $0.amqp = [consuming, publishing]
             $0.redis = redis
         }
+        try await RedisPersistence.check(redis, endpoint: configuration.redis.endpoint, required: configuration.requireDurableRedis, logger: logger)
 
         let store = ActorStore(redis: redis)
         try await redis.load(CommitScript.script)
