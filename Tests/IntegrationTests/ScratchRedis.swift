@@ -45,16 +45,21 @@ final class ScratchRedis: @unchecked Sendable {
     /// With a directory, the server keeps an append-only file there, so its
     /// data survives a restart.
     private let durableDirectory: String?
+    /// How often the append-only file is flushed: `always` (every write) or
+    /// `everysec`, as scripts/services runs Redis.
+    private let appendFsync: String
     private var process: ChildProcess?
 
-    private init(port: Int, password: String?, durableDirectory: String?) {
+    private init(port: Int, password: String?, durableDirectory: String?, appendFsync: String) {
         self.port = port
         self.password = password
         self.durableDirectory = durableDirectory
+        self.appendFsync = appendFsync
     }
 
-    static func start(port: Int = FreePort.pick(), password: String? = nil, durableDirectory: String? = nil) async throws -> ScratchRedis {
-        let server = ScratchRedis(port: port, password: password, durableDirectory: durableDirectory)
+    static func start(port: Int = FreePort.pick(), password: String? = nil, durableDirectory: String? = nil,
+                      appendFsync: String = "always") async throws -> ScratchRedis {
+        let server = ScratchRedis(port: port, password: password, durableDirectory: durableDirectory, appendFsync: appendFsync)
         try await server.launch()
         return server
     }
@@ -63,7 +68,7 @@ final class ScratchRedis: @unchecked Sendable {
     func launch() async throws {
         var arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", ""]
         if let durableDirectory {
-            arguments += ["--appendonly", "yes", "--appendfsync", "always", "--dir", durableDirectory]
+            arguments += ["--appendonly", "yes", "--appendfsync", appendFsync, "--dir", durableDirectory]
         } else {
             arguments += ["--appendonly", "no", "--dir", "/tmp"]
         }
@@ -80,6 +85,14 @@ final class ScratchRedis: @unchecked Sendable {
     /// Stops the server and waits until it has exited.
     func stop() {
         process?.stop()
+        process = nil
+    }
+
+    /// Kills the server with SIGKILL, as a crash would: no shutdown, no
+    /// final flush; what survives is what was in the append-only file.
+    func kill() {
+        process?.send(SIGKILL)
+        _ = process?.waitForExit(within: 10)
         process = nil
     }
 
