@@ -148,6 +148,7 @@ struct StorageDurabilityTests {
             let dead = try await fleet.deadLetters()
             #expect(dead.isEmpty, "\(dead.count) dead letters: \(dead.prefix(3).map { "\($0.target ?? "?"): \($0.reason)" })")
             #expect([a, b, c].allSatisfy { $0.poll() == nil }, "a worker exited")
+            #expect(try await fleet.client.status(leaseMilliseconds: 2_000).typesWithoutData.contains(counter))
 
             // The explicit way on: the type goes on from an empty store, where
             // those counters do not exist.
