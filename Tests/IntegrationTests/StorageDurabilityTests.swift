@@ -86,7 +86,9 @@ private func temporaryDirectory() -> String {
 struct StorageDurabilityTests {
     @Test("kill -9 of Redis (append-only file, fsync every second) while two worker processes run 10,000 adds: every counter exact, nothing dead-lettered")
     func redisKilledWithAppendOnlyFile() async throws {
-        let redis = try await ScratchRedis.start(durableDirectory: temporaryDirectory(), appendFsync: "everysec")
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let redis = try await ScratchRedis.start(durableDirectory: directory, appendFsync: "everysec")
         try await withScratchFleet(redis) { fleet in
             _ = try fleet.startWorker("a")
             _ = try fleet.startWorker("b")
@@ -179,7 +181,9 @@ struct StorageDurabilityTests {
             #expect(log.contains(warning) && log.contains("appendonly yes"), "\(log)")
             #expect(!log.contains("worker started"))
         }
-        try await withScratchFleet(try await ScratchRedis.start(durableDirectory: temporaryDirectory(), appendFsync: "everysec")) { fleet in
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withScratchFleet(try await ScratchRedis.start(durableDirectory: directory, appendFsync: "everysec")) { fleet in
             _ = try fleet.startWorker("durable", environment: ["GREENROOM_REQUIRE_DURABLE_REDIS": "1"])
             try await eventually(60, "the worker on a durable Redis started") { fleet.log("durable").contains("worker started") }
             #expect(!fleet.log("durable").contains("append-only file"), "\(fleet.log("durable"))")
