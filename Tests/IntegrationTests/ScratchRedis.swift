@@ -23,6 +23,29 @@ enum FreePort {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// A free port below Linux's ephemeral range (32768 and up), for a server
+    /// a test stops and starts again on the same port: while it is down, no
+    /// outgoing connection can be given that port — nor can a client
+    /// reconnecting to it connect to itself (a TCP self-connect), which would
+    /// hold the port and keep the server from coming back.
+    static func pickOutsideEphemeralRange() -> Int {
+        var generator = SystemRandomNumberGenerator()
+        while true {
+            let port = Int.random(in: 20_000..<32_000, using: &generator)
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            precondition(descriptor >= 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            } == 0
+            close(descriptor)
+            if bound { return port }
+        }
+    }
+
     /// True when something accepts TCP connections on 127.0.0.1:`port`.
     static func isOpen(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -57,7 +80,7 @@ final class ScratchRedis: @unchecked Sendable {
         self.appendFsync = appendFsync
     }
 
-    static func start(port: Int = FreePort.pick(), password: String? = nil, durableDirectory: String? = nil,
+    static func start(port: Int = FreePort.pickOutsideEphemeralRange(), password: String? = nil, durableDirectory: String? = nil,
                       appendFsync: String = "always") async throws -> ScratchRedis {
         let server = ScratchRedis(port: port, password: password, durableDirectory: durableDirectory, appendFsync: appendFsync)
         try await server.launch()
