@@ -150,7 +150,8 @@ struct StorageDurabilityTests {
             let dead = try await fleet.deadLetters()
             #expect(dead.isEmpty, "\(dead.count) dead letters: \(dead.prefix(3).map { "\($0.target ?? "?"): \($0.reason)" })")
             #expect([a, b, c].allSatisfy { $0.poll() == nil }, "a worker exited")
-            #expect(try await fleet.client.status(leaseMilliseconds: 2_000).typesWithoutData.contains(counter))
+            let status = try await CommandRun.run("enqueue", ["status", "--lease-ttl", "2"], environment: ["GREENROOM_REDIS_URL": fleet.redisURL])
+            #expect(status.stdout.contains("DATA LOST: live workers host '\(counter)'"), "\(status)")
 
             // The explicit way on: the type goes on from an empty store, where
             // those counters do not exist.
@@ -180,6 +181,8 @@ struct StorageDurabilityTests {
             let log = fleet.log("strict")
             #expect(log.contains(warning) && log.contains("appendonly yes"), "\(log)")
             #expect(!log.contains("worker started"))
+            let doctor = try await CommandRun.run("enqueue", ["doctor", "--messages", "10"], environment: ["GREENROOM_REDIS_URL": fleet.redisURL])
+            #expect(doctor.status == 0 && doctor.stdout.contains("WARNING: \(warning)"), "\(doctor)")
         }
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -187,6 +190,8 @@ struct StorageDurabilityTests {
             _ = try fleet.startWorker("durable", environment: ["GREENROOM_REQUIRE_DURABLE_REDIS": "1"])
             try await eventually(60, "the worker on a durable Redis started") { fleet.log("durable").contains("worker started") }
             #expect(!fleet.log("durable").contains("append-only file"), "\(fleet.log("durable"))")
+            let doctor = try await CommandRun.run("enqueue", ["doctor", "--messages", "10"], environment: ["GREENROOM_REDIS_URL": fleet.redisURL])
+            #expect(doctor.stdout.contains("persistence: appendonly yes, appendfsync everysec") && !doctor.stdout.contains("WARNING"), "\(doctor)")
         }
     }
 }

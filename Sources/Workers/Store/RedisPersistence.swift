@@ -6,18 +6,18 @@ import Logging
 /// for Greenroom: a commit is acknowledged to RabbitMQ once Redis has
 /// answered it, so a Redis that forgets answered writes loses acknowledged
 /// turns (docs/RELIABILITY.md, "Storage durability").
-struct RedisPersistence: Sendable, Equatable {
+public struct RedisPersistence: Sendable, Equatable {
     /// `appendonly yes`: every write is appended to a file before Redis answers it.
-    var appendOnly: Bool
+    public var appendOnly: Bool
     /// `always`, `everysec` or `no`: how often the file is flushed to disk.
-    var appendFsync: String
+    public var appendFsync: String
     /// RDB snapshot rules (`3600 1 300 100`); empty when there are none.
-    var save: String
+    public var save: String
 
     /// What is missing for durable storage, in words; nil when Redis keeps
     /// every answered write across a process crash and loses at most about
     /// a second of them on a host crash.
-    var shortfall: String? {
+    public var shortfall: String? {
         guard appendOnly else {
             let snapshots = save.isEmpty ? "no snapshots either" : "only snapshots (save \(save))"
             return "Redis runs without its append-only file (appendonly no, \(snapshots)): a Redis crash loses "
@@ -32,7 +32,7 @@ struct RedisPersistence: Sendable, Equatable {
 
     /// Reads the settings; nil when the server refuses `CONFIG` (managed
     /// Redis often does, or an ACL user may not run it).
-    static func read(from redis: RedisClient) async throws -> RedisPersistence? {
+    public static func read(from redis: RedisClient) async throws -> RedisPersistence? {
         // One name per CONFIG GET: Redis before 7 takes only one.
         var settings: [String: String] = [:]
         for name in ["appendonly", "appendfsync", "save"] {
