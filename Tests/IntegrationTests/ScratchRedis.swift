@@ -80,11 +80,21 @@ final class ScratchRedis: @unchecked Sendable {
         self.appendFsync = appendFsync
     }
 
-    static func start(port: Int = FreePort.pickOutsideEphemeralRange(), password: String? = nil, durableDirectory: String? = nil,
+    /// Starts a server on `port`, or on a free one: if another process takes
+    /// that port before the server binds it, it tries another (three in all).
+    static func start(port: Int? = nil, password: String? = nil, durableDirectory: String? = nil,
                       appendFsync: String = "always") async throws -> ScratchRedis {
-        let server = ScratchRedis(port: port, password: password, durableDirectory: durableDirectory, appendFsync: appendFsync)
-        try await server.launch()
-        return server
+        var attempt = 1
+        while true {
+            let server = ScratchRedis(port: port ?? FreePort.pickOutsideEphemeralRange(), password: password,
+                                      durableDirectory: durableDirectory, appendFsync: appendFsync)
+            do {
+                try await server.launch()
+                return server
+            } catch let error as ScratchServerExited where port == nil && attempt < 3 && error.lastLines.contains("Address already in use") {
+                attempt += 1
+            }
+        }
     }
 
     /// Starts (or restarts) the server on the same port and waits until it answers.
@@ -96,14 +106,23 @@ final class ScratchRedis: @unchecked Sendable {
             arguments += ["--appendonly", "no", "--dir", "/tmp"]
         }
         if let password { arguments += ["--requirepass", password] }
-        process = try ChildProcess("/usr/bin/redis-server", arguments)
+        let process = try ChildProcess("/usr/bin/redis-server", arguments, logPath: logPath)
+        self.process = process
         let port = port
-        try await within(20, "scratch redis-server on port \(port)") {
+        try await within(20, "scratch redis-server on port \(port) (its log: \(logPath))") {
             while !FreePort.isOpen(port) {
+                if let status = process.poll() {
+                    let log = (try? String(contentsOfFile: self.logPath, encoding: .utf8)) ?? ""
+                    throw ScratchServerExited(what: "scratch redis-server on port \(port)", status: status,
+                                              lastLines: log.split(separator: "\n").suffix(5).joined(separator: "\n"))
+                }
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
     }
+
+    /// Where the server's output goes (appended across restarts).
+    var logPath: String { "/tmp/greenroom-scratch-redis-\(port).log" }
 
     /// Stops the server and waits until it has exited.
     func stop() {
@@ -119,5 +138,16 @@ final class ScratchRedis: @unchecked Sendable {
         process = nil
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        unlink(logPath)
+    }
+}
+
+/// A scratch server ended while the test waited for it to answer.
+struct ScratchServerExited: Error, CustomStringConvertible {
+    let what: String
+    let status: Int32
+    let lastLines: String
+    var description: String { "\(what) exited with status \(status) before answering; its last lines:\n\(lastLines)" }
 }

@@ -168,7 +168,8 @@ public final class WorkerRuntime: Service, Sendable {
             // configured differently must refuse before touching any queue.
             try await store.checkDeclaration(type: type.typeName, partitions: configuration.partitions)
             // Redis lost this type's data: declare nothing, consume nothing (docs/RELIABILITY.md).
-            guard try await Incarnation.check(type: type.typeName, partitions: configuration.partitions, redis: redis, amqp: publishing) else { continue }
+            guard try await Incarnation.check(type: type.typeName, partitions: configuration.partitions, redis: redis,
+                                              amqp: publishing, logger: logger) else { continue }
             for partition in PartitionID.all(of: type.typeName, partitions: configuration.partitions) {
                 try await Topology.declarePartition(partition, queueType: configuration.queueType, on: publishChannel)
             }

@@ -1,5 +1,6 @@
 import Broker
 import Foundation
+import Logging
 
 /// The deployment's incarnation marker: proof that Redis still holds the
 /// data the fleet has been building, so that a Redis that lost it (restarted
@@ -69,7 +70,7 @@ struct Incarnation: Sendable {
         return try zip(all, replies).filter { try $1.get().integer != 1 }.map(\.0)
     }
 
-    /// What a worker logs, once per type, when a lease is refused for a missing marker.
+    /// What a worker logs about a type whose data is gone (at start, and once when a lease is refused).
     static func lossReport(type: String, partitions: Int) -> String {
         "Redis has lost the data of actor type '\(type)': its queues exist in RabbitMQ but Redis has no incarnation marker "
             + "for it (Redis restarted without its append-only file, was flushed, or lost its disk). Not consuming '\(type)': "
@@ -93,12 +94,16 @@ struct Incarnation: Sendable {
     }
 
     /// A worker's check at start for one hosted type: false when the type's
-    /// data is lost and the worker must not declare it. (Its partitions'
-    /// leases are then refused, and `PartitionOwnership` says why.)
-    static func check(type: String, partitions: Int, redis: RedisClient, amqp: AMQPConnection) async throws -> Bool {
-        try await Incarnation(redis: redis).establish(type: type, partitions: partitions) {
+    /// data is lost and the worker must not declare it; it says so at once
+    /// (the worker may own none of the type's partitions, so the refused
+    /// leases alone might never tell).
+    static func check(type: String, partitions: Int, redis: RedisClient, amqp: AMQPConnection, logger: Logger) async throws -> Bool {
+        let standing = try await Incarnation(redis: redis).establish(type: type, partitions: partitions) {
             try await queuesExist(of: type, on: amqp)
-        } != .lost
+        }
+        guard standing == .lost else { return true }
+        logger.critical("\(lossReport(type: type, partitions: partitions))")
+        return false
     }
 }
 
