@@ -54,6 +54,9 @@ public final class WorkerRuntime: Service, Sendable {
         public var heartbeatMilliseconds: Int
         /// Observers of every turn (metrics, tracing, fault injection in tests).
         public var hooks: [any TurnHooks]
+        /// Deaths of the worker process while handling one message after which
+        /// that message is dead-lettered instead of run again (docs/RUNTIME.md).
+        public var maximumCrashes = 3
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
@@ -174,7 +177,7 @@ public final class WorkerRuntime: Service, Sendable {
         let pipeline = TurnPipeline(
             types: configuration.types, store: store, publisher: publisher,
             settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations,
-                            concurrency: configuration.concurrency),
+                            concurrency: configuration.concurrency, maximumCrashes: configuration.maximumCrashes),
             hooks: configuration.hooks, logger: logger,
             onFenced: { run in ownershipBox.withLock { $0 }?.fenced(run) },
             onFatal: { [weak self] error in self?.fail(error) })
@@ -210,7 +213,7 @@ public final class WorkerRuntime: Service, Sendable {
         let window = configuration.dedupWindow
         let channel = try await connection.openChannel()
         try await channel.setPrefetch(configuration.prefetch)
-        let consumer = try await channel.consume(queue: partition.queue)
+        let consumer = try await channel.consume(queue: partition.queue, maximumBodyBytes: configuration.maximumBodyBytes)
         let committer = CommitCoalescer { groups in
             try await store.commit(groups, in: partition, epoch: epoch, window: window)
         }
