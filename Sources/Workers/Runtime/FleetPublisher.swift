@@ -80,7 +80,7 @@ final class FleetPublisher: Sendable {
     /// Re-publishes the outbox a committed turn stored as its dedup record
     /// (a redelivery of that turn's message): same messages, same ids.
     func republish(storedOutbox: [UInt8]) async throws {
-        try await publish(try JSONDecoder().decode([OutgoingMessage].self, from: Data(storedOutbox)))
+        try await publish(try StoredOutbox.decode(storedOutbox))
     }
 
     /// A copy of `message` for the dead-letter queue, carrying why it died.

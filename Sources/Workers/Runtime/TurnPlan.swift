@@ -183,14 +183,9 @@ extension TurnPipeline {
             plan.group.status = .stopped
         }
         plan.applied.append((item, effects.outbox))
-        plan.group.applied.append((message.id, try Self.storedOutbox(effects.outbox)))
+        plan.group.applied.append((message.id, try StoredOutbox.encode(effects.outbox)))
         plan.record.version += 1  // as the commit will store it: every applied turn counts
         plan.covered += 1
-    }
-
-    /// An outbox as the dedup record stores it (JSON); most turns send nothing.
-    static func storedOutbox(_ outbox: [OutgoingMessage]) throws -> [UInt8] {
-        outbox.isEmpty ? Array("[]".utf8) : Array(try JSONEncoder().encode(outbox))
     }
 }
 
