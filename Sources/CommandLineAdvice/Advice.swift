@@ -55,6 +55,7 @@ public enum Advice {
         case .leaseTooShort: "set --lease-ttl to at least twice --heartbeat"
         case .noTypes: "name the types to host with --types (or GREENROOM_TYPES)"
         case .actorChangingElsewhere: "is another worker, with another partition count, writing it? compare `enqueue status` with this worker's --partitions"
+        case .redisNotDurable: "run Redis with appendonly yes and appendfsync everysec (redis-cli CONFIG SET appendonly yes, and in redis.conf; scripts/services does), or drop --require-durable-redis"
         }
     }
 

@@ -99,6 +99,9 @@ public struct WorkerCommand: AsyncParsableCommand {
         "Host each type as NAME-SUFFIX, isolating tests or staging on a shared broker (GREENROOM_TYPE_SUFFIX).", visibility: .hidden))
     var typeSuffix: String? = env("GREENROOM_TYPE_SUFFIX")
 
+    @Flag(inversion: .prefixedNo, help: "Refuse to start unless Redis keeps an append-only file (GREENROOM_REQUIRE_DURABLE_REDIS=1).")
+    var requireDurableRedis: Bool = flag(env("GREENROOM_REQUIRE_DURABLE_REDIS")) ?? false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (GREENROOM_LOG_LEVEL).")
     var logLevel: String = env("GREENROOM_LOG_LEVEL") ?? "info"
 
@@ -118,6 +121,9 @@ public struct WorkerCommand: AsyncParsableCommand {
             if let text = Self.env(name), Double(text) == nil {
                 throw ValidationError("\(name) must be a number of seconds, not '\(text)'")
             }
+        }
+        if let text = Self.env("GREENROOM_REQUIRE_DURABLE_REDIS"), Self.flag(text) == nil {
+            throw ValidationError("GREENROOM_REQUIRE_DURABLE_REDIS must be 1, true, yes, 0, false or no; not '\(text)'")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; not '\(logLevel)'")
@@ -166,6 +172,7 @@ public struct WorkerCommand: AsyncParsableCommand {
             prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations,
             leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000),
             hooks: try WorkerHosting.current.withLock { $0 }.hooks())
+        configuration.requireDurableRedis = requireDurableRedis
         configuration.maximumCrashes = maxCrashes
         configuration.deadLetterBounds = .init(maximumLength: deadLetterMaxLength, maximumAgeSeconds: deadLetterTTL)
         let runtime = WorkerRuntime(configuration: configuration, logger: logger)
@@ -199,6 +206,15 @@ public struct WorkerCommand: AsyncParsableCommand {
             // One line with advice, exit 1: a supervisor (systemd, compose
             // `restart:`) starts a fresh worker.
             throw error
+        }
+    }
+
+    /// A yes/no setting from the environment; nil when it is neither.
+    static func flag(_ text: String?) -> Bool? {
+        switch text?.lowercased() {
+        case "1", "true", "yes": true
+        case "0", "false", "no": false
+        default: nil
         }
     }
 

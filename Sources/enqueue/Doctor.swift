@@ -1,6 +1,7 @@
 import ArgumentParser
 import Broker
 import Logging
+import Workers
 
 /// `enqueue doctor`: proves both servers work end to end, and how fast.
 ///
@@ -125,6 +126,13 @@ struct Doctor: AsyncParsableCommand {
         }
         report.line("  binary values round-trip; Lua scripts run by SHA (\(script.sha1.prefix(12))…)")
         try await redis.send("DEL", key, key + ":bin")
+        if let persistence = try await RedisPersistence.read(from: redis) {
+            report.line("  persistence: appendonly \(persistence.appendOnly ? "yes" : "no"), appendfsync \(persistence.appendFsync), "
+                + "save '\(persistence.save)'")
+            if let shortfall = persistence.shortfall { report.line("  WARNING: \(shortfall) (docs/RELIABILITY.md)") }
+        } else {
+            report.line("  persistence: not known (Redis refused CONFIG GET); make sure it keeps an append-only file")
+        }
     }
 }
 

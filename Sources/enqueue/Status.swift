@@ -38,5 +38,10 @@ struct Status: AsyncParsableCommand {
                 + "depth \(depth)  consumers \(partition.consumers.map(String.init) ?? "-")")
         }
         print("dead letters: \(status.deadLetters)")
+        print("incarnation: \(status.incarnation ?? "none (Redis holds no Greenroom data)")")
+        for lost in status.typesWithoutData {
+            print("DATA LOST: live workers host '\(lost)' but Redis has no record of it; they do not consume it. "
+                + "Restore Redis from a backup, or see `enqueue reset-after-data-loss --help`")
+        }
     }
 }

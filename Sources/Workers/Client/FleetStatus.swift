@@ -22,6 +22,11 @@ public struct FleetStatus: Codable, Sendable {
     public var workers: [Worker]
     public var partitions: [Partition]
     public var deadLetters: UInt32
+    /// The deployment's incarnation id (`gr:incarnation`); nil when Redis holds none.
+    public var incarnation: String?
+    /// Types live workers host but Redis has no record of: their data was
+    /// lost, and workers do not consume them (docs/RELIABILITY.md).
+    public var typesWithoutData: [String] = []
 }
 
 extension GreenroomClient {
@@ -54,6 +59,10 @@ extension GreenroomClient {
         let workers = members.sorted { $0.id < $1.id }.map { member in
             FleetStatus.Worker(info: member, partitions: partitions.filter { $0.owner == member.id }.count)
         }
-        return FleetStatus(workers: workers, partitions: partitions.sorted { ($0.type, $0.partition) < ($1.type, $1.partition) }, deadLetters: dead)
+        var status = FleetStatus(workers: workers, partitions: partitions.sorted { ($0.type, $0.partition) < ($1.type, $1.partition) }, deadLetters: dead)
+        status.incarnation = try await incarnation()
+        let declared = Set(partitions.map(\.type))
+        status.typesWithoutData = Set(members.flatMap(\.types)).subtracting(declared).sorted()
+        return status
     }
 }

@@ -36,6 +36,8 @@ final class PartitionOwnership: Sendable {
     private let runs = Mutex<[PartitionID: Running]>([:])
     private let heartbeat = Mutex<Task<Void, Never>?>(nil)
     private let windDown = Mutex<[CheckedContinuation<Void, Never>]>([])
+    /// Types whose partitions were refused for a missing incarnation marker (logged once each).
+    private let lostTypes = Mutex<Set<String>>([])
 
     init(settings: Settings, redis: RedisClient, startRun: @escaping StartRun, logger: Logger) {
         self.settings = settings
@@ -138,7 +140,16 @@ final class PartitionOwnership: Sendable {
                 switch try await leases.acquire(partition, worker: me, ttlMilliseconds: settings.leaseMilliseconds) {
                 case .heldBy:
                     await handle(.notAcquired(partition))  // the previous owner is still handing over, or its lease has not expired
+                case .dataLost:
+                    // Tried again every heartbeat: a restore or an explicit reset lets it resume.
+                    if lostTypes.withLock({ $0.insert(partition.type).inserted }) {
+                        logger.critical("\(Incarnation.lossReport(type: partition.type, partitions: settings.partitions))")
+                    }
+                    await handle(.notAcquired(partition))
                 case .acquired(let epoch, let previous):
+                    if lostTypes.withLock({ $0.remove(partition.type) }) != nil {
+                        logger.notice("incarnation marker back: consuming again", metadata: ["type": "\(partition.type)"])
+                    }
                     logger.info("took partition", metadata: ["partition": "\(partition.queue)", "old": "\(previous ?? "-")", "new": "\(me)", "epoch": "\(epoch)"])
                     await handle(.acquired(partition, epoch, now: Self.now()))
                 case .alreadyOurs(let epoch):

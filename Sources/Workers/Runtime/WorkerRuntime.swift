@@ -54,6 +54,9 @@ public final class WorkerRuntime: Service, Sendable {
         public var heartbeatMilliseconds: Int
         /// Observers of every turn (metrics, tracing, fault injection in tests).
         public var hooks: [any TurnHooks]
+        /// Refuse to start unless Redis keeps an append-only file flushed at
+        /// least every second; otherwise such a Redis only draws a warning.
+        public var requireDurableRedis = false
         /// Deaths of the worker process while handling one message after which
         /// that message is dead-lettered instead of run again (docs/RUNTIME.md).
         public var maximumCrashes = 3
@@ -157,6 +160,7 @@ public final class WorkerRuntime: Service, Sendable {
             $0.amqp = [consuming, publishing]
             $0.redis = redis
         }
+        try await RedisPersistence.check(redis, endpoint: configuration.redis.endpoint, required: configuration.requireDurableRedis, logger: logger)
 
         let store = ActorStore(redis: redis)
         try await redis.load(CommitScript.script)
@@ -176,6 +180,9 @@ public final class WorkerRuntime: Service, Sendable {
             // The partition count is checked (and recorded) first: a worker
             // configured differently must refuse before touching any queue.
             try await store.checkDeclaration(type: type.typeName, partitions: configuration.partitions)
+            // Redis lost this type's data: declare nothing, consume nothing (docs/RELIABILITY.md).
+            guard try await Incarnation.check(type: type.typeName, partitions: configuration.partitions, redis: redis,
+                                              amqp: publishing, logger: logger) else { continue }
             for partition in PartitionID.all(of: type.typeName, partitions: configuration.partitions) {
                 try await Topology.declarePartition(partition, queueType: configuration.queueType, on: publishChannel)
             }

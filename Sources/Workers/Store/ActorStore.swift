@@ -124,6 +124,9 @@ public struct WorkerConfigurationError: Error, CustomStringConvertible {
         case partitionCountMismatch(type: String, stored: Int, configured: Int)
         /// An actor's stored version keeps moving under this worker's turns.
         case actorChangingElsewhere(ActorAddress)
+        /// Redis keeps no append-only file (or never flushes it) and the
+        /// worker was told to require one (`requireDurableRedis`).
+        case redisNotDurable
     }
 
     public let code: Code

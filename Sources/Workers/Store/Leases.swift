@@ -7,10 +7,13 @@ import Broker
 struct Leases: Sendable {
     let redis: RedisClient
 
-    /// KEYS: lease, epoch, last holder. ARGV: worker, ttl ms.
+    /// KEYS: lease, epoch, last holder, incarnation marker. ARGV: worker, ttl ms.
     /// Returns {1, epoch} already ours (renewed), {2, epoch, previous holder}
-    /// newly acquired, {0, holder} held by someone else.
+    /// newly acquired, {0, holder} held by someone else, {3, ''} refused
+    /// because the partition's incarnation marker is gone (Redis lost its
+    /// data: a fresh epoch would let turns run against an empty store).
     static let acquireScript = RedisScript("""
+        if redis.call('EXISTS', KEYS[4]) == 0 then return {3, ''} end
         local holder = redis.call('GET', KEYS[1])
         if holder == ARGV[1] then
             redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -34,15 +37,19 @@ struct Leases: Sendable {
         case acquired(epoch: Epoch, previous: String?)
         case alreadyOurs(epoch: Epoch)
         case heldBy(String)
+        /// Refused: the partition has no incarnation marker (`Incarnation`).
+        case dataLost
     }
 
     func acquire(_ partition: PartitionID, worker: String, ttlMilliseconds: Int) async throws -> Acquisition {
         let reply = try await redis.run(Self.acquireScript,
-            keys: [RedisLayout.lease(partition), RedisLayout.epoch(partition), RedisLayout.lastLeaseHolder(partition)],
+            keys: [RedisLayout.lease(partition), RedisLayout.epoch(partition), RedisLayout.lastLeaseHolder(partition),
+                   RedisLayout.incarnation(partition)],
             arguments: [worker, ttlMilliseconds])
         guard let parts = reply.array, parts.count >= 2, let code = parts[0].integer, let value = parts[1].string else {
             throw RedisError(code: .server, command: "EVALSHA", message: "unexpected lease reply \(reply)")
         }
+        if code == 3 { return .dataLost }
         guard let epoch = Epoch(stored: value) else {
             if code == 0 { return .heldBy(value) }
             throw RedisError(code: .server, command: "EVALSHA", message: "unexpected epoch '\(value)' for \(partition)")

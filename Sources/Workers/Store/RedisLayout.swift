@@ -5,6 +5,10 @@ enum RedisLayout {
     /// Hash: partition count per actor type.
     static let types = "gr:types"
 
+    /// String: the deployment's incarnation id, written when the first type
+    /// is declared (`Incarnation`).
+    static let incarnation = "gr:incarnation"
+
     private static func key(_ partition: PartitionID, _ rest: String) -> String {
         "gr:\(partition.hashTag):\(rest)"
     }
@@ -39,6 +43,10 @@ enum RedisLayout {
 
     /// String: the last worker to hold the lease (no TTL), for logs.
     static func lastLeaseHolder(_ partition: PartitionID) -> String { key(partition, "lease-last") }
+
+    /// String: the deployment's incarnation id, in the partition's slot. A
+    /// lease is granted only while it exists: gone, Redis lost its data.
+    static func incarnation(_ partition: PartitionID) -> String { key(partition, "incarnation") }
 
     /// Pattern matching every actor hash of a type, for SCAN.
     static func actorPattern(type: String) -> String { "gr:{\(type).*}:a:*" }
