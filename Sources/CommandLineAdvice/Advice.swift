@@ -42,8 +42,9 @@ public enum Advice {
     static func advice(for error: RedisError) -> String? {
         switch error.code {
         case .connectFailed: afterConnectFailure(osError: error.osError, url: redisURL)
-        case .authenticationFailed: "check the password and database in \(redisURL)"
+        case .authenticationFailed: "check the user, password and database in \(redisURL)"
         case .connectionLost: "is it still running? try scripts/services up"
+        case .timedOut: "is Redis frozen or overloaded? if its commands are slow by design, raise command_timeout in \(redisURL)"
         default: nil
         }
     }

@@ -17,7 +17,10 @@ import Glibc
 ///
 /// If the connection breaks, the commands in flight fail with
 /// `.connectionLost` (they may or may not have run) and the next command
-/// reconnects, authenticates and selects the database again.
+/// reconnects, authenticates and selects the database again. If the server
+/// sends nothing for `commandTimeoutMilliseconds` (hiredis's socket timeout:
+/// a frozen server, dropped packets), they fail with `.timedOut` and the
+/// connection is dropped the same way.
 final class RedisConnectionCore {
     enum Job: Sendable {
         case command(arguments: [[UInt8]], continuation: CheckedContinuation<RedisValue, any Error>)
@@ -82,7 +85,9 @@ final class RedisConnectionCore {
                 return error
             }
         }
-        timeout = timeval(tv_sec: 0, tv_usec: 0)
+        // From now on a command that gets no answer for the command timeout
+        // fails (`timedOut`) instead of waiting forever on a frozen server.
+        timeout = timeval(milliseconds: configuration.commandTimeoutMilliseconds)
         _ = redisSetTimeout(fresh, timeout)
         return nil
     }
@@ -171,16 +176,24 @@ final class RedisConnectionCore {
         }
         if credis_err(context) != 0 {
             logger.warning("Redis connection lost; the next command reconnects",
-                           metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(String(cString: credis_errstr(context)))"])
+                           metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(lostError(context, commands.last ?? []))"])
             disconnect()
         }
         return results
     }
 
     private func lostError(_ context: UnsafeMutablePointer<redisContext>, _ arguments: [[UInt8]]) -> RedisError {
-        RedisError(code: .connectionLost, command: Self.name(of: arguments), message: String(cString: credis_errstr(context)),
-                   endpoint: configuration.endpoint)
+        let reason = String(cString: credis_errstr(context))
+        // A socket timeout (SO_RCVTIMEO/SO_SNDTIMEO) is an I/O error whose text is EAGAIN's.
+        if credis_err(context) == REDIS_ERR_IO, reason == Self.timeoutReason {
+            return RedisError(code: .timedOut, command: Self.name(of: arguments),
+                              message: "within \(configuration.commandTimeoutMilliseconds) ms", endpoint: configuration.endpoint, osError: ETIMEDOUT)
+        }
+        return RedisError(code: .connectionLost, command: Self.name(of: arguments), message: reason, endpoint: configuration.endpoint)
     }
+
+    /// What hiredis says when a socket timeout expires.
+    private static let timeoutReason = String(cString: strerror(EAGAIN))
 
     /// Appends one command to hiredis's output buffer, binary-safe.
     private func appendCommand(_ arguments: [[UInt8]], to context: UnsafeMutablePointer<redisContext>) {
