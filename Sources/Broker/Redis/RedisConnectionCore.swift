@@ -64,9 +64,12 @@ final class RedisConnectionCore {
             return RedisError(code: .connectFailed, command: "connect", message: "out of memory", endpoint: endpoint)
         }
         _ = redisEnableKeepAlive(fresh)
-        // The connect timeout also bounds the handshake; commands then wait as long as they need.
-        var timeout = timeval(milliseconds: configuration.connectTimeoutMilliseconds)
-        _ = redisSetTimeout(fresh, timeout)
+        // A command that gets no answer for the command timeout fails
+        // (`timedOut`) instead of waiting forever on a frozen server; the
+        // handshake's commands too. Without one (0), the connect timeout
+        // bounds the handshake and commands then wait as long as they need.
+        let commandTimeout = configuration.commandTimeoutMilliseconds
+        _ = redisSetTimeout(fresh, timeval(milliseconds: commandTimeout > 0 ? commandTimeout : configuration.connectTimeoutMilliseconds))
         context = fresh
 
         var handshake: [[[UInt8]]] = []
@@ -76,19 +79,23 @@ final class RedisConnectionCore {
         if configuration.database != 0 {
             handshake.append(["SELECT".redisBytes, configuration.database.redisBytes])
         }
+        // Nothing to send: a PING still finds out now, not at the first
+        // command, that a server wants a password (NOAUTH).
+        let probing = handshake.isEmpty
+        if probing { handshake.append(["PING".redisBytes]) }
         for command in handshake {
             switch execute([command])[0] {
             case .success: continue
+            case .failure(let error) where probing && error.code == .server && error.serverErrorKind != "NOAUTH":
+                // Any other error reply (LOADING, …) is the first command's business.
+                continue
             case .failure(var error):
                 disconnect()
                 if error.code == .server { error.code = .authenticationFailed }
                 return error
             }
         }
-        // From now on a command that gets no answer for the command timeout
-        // fails (`timedOut`) instead of waiting forever on a frozen server.
-        timeout = timeval(milliseconds: configuration.commandTimeoutMilliseconds)
-        _ = redisSetTimeout(fresh, timeout)
+        if commandTimeout == 0 { _ = redisSetTimeout(fresh, timeval(tv_sec: 0, tv_usec: 0)) }
         return nil
     }
 
