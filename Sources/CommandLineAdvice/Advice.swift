@@ -35,6 +35,7 @@ public enum Advice {
         switch error.code {
         case .connectFailed: afterConnectFailure(osError: error.osError, url: amqpURL)
         case .accessRefused: "check the user, password and vhost in \(amqpURL)"
+        case .tlsFailed: "check cacertfile (the CA that signed the broker's certificate, which must name the host you connect to), and certfile/keyfile if the broker wants a client certificate, in \(amqpURL)"
         default: nil
         }
     }
