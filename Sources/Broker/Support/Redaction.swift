@@ -21,26 +21,17 @@ public enum Redaction {
         return text.index(after: colon)..<at
     }
 
-    /// `problem`, a message about `url`, with every quoted fragment
-    /// (`'…'`) that could hold part of the password replaced by `***`: a
-    /// fragment stays only if it is the scheme or appears after the
-    /// credentials. (A password with an unescaped `/` or `?` is split by the
-    /// parser, and the pieces would otherwise be quoted as a port, a path
-    /// or an option.)
+    /// `problem`, a message about `url`, unless it could quote part of the
+    /// password. The parser splits a URL at the first `?` and `/` and takes
+    /// the credentials up to the last `@` before them; `url(_:)` masks up to
+    /// the last `@` of all. They agree unless a `/` or `?` comes before that
+    /// `@` — an unescaped one in the user name or password — and then the
+    /// parser's pieces (quoted as a port, a path, an option) may hold part
+    /// of the password, so the problem is replaced by what is wrong.
     static func problem(_ problem: String, about url: String) -> String {
         guard let span = passwordSpan(in: url) else { return problem }
-        let visible = url[span.upperBound...]
-        let scheme = url.rangeOfSchemeSeparator().map { url[..<$0.lowerBound].lowercased() }
-        var result = ""
-        var rest = Substring(problem)
-        while let open = rest.firstIndex(of: "'"),
-              let close = rest[rest.index(after: open)...].firstIndex(of: "'") {
-            let fragment = rest[rest.index(after: open)..<close]
-            result += rest[...open]
-            result += fragment == scheme?[...] || visible.contains(fragment) ? String(fragment) : "***"
-            result += "'"
-            rest = rest[rest.index(after: close)...]
-        }
-        return result + rest
+        let start = url.rangeOfSchemeSeparator()?.upperBound ?? url.startIndex
+        guard url[start..<span.upperBound].contains(where: { $0 == "/" || $0 == "?" }) else { return problem }
+        return "a '/' or '?' before the last '@': percent-encode '/', '?' and '@' in a user name or password (%2F, %3F, %40)"
     }
 }
