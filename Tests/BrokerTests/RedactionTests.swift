@@ -55,3 +55,22 @@ private extension String {
         return scheme + self[separator.lowerBound...]
     }
 }
+
+@Suite("Configurations print without their passwords", .timeLimit(.minutes(1)))
+struct ConfigurationPrintingTests {
+    @Test("description, debugDescription and dump mask the password")
+    func printing() throws {
+        let amqp = try AMQPConfiguration(url: "amqps://app:Qz9secret@rabbit:5671/prod?cacertfile=/ca.pem")
+        let redis = try RedisConfiguration(url: "redis://app:Qz9secret@cache:6380/2")
+        for value in [amqp, redis] as [Any] {
+            var dumped = ""
+            dump(value, to: &dumped)
+            for text in ["\(value)", String(reflecting: value), dumped] {
+                #expect(!text.contains("Qz9secret"), "\(text)")
+                #expect(text.contains("***"), "\(text)")
+            }
+        }
+        #expect("\(amqp)" == "amqps://app:***@rabbit:5671/prod")
+        #expect("\(redis)" == "redis://app:***@cache:6380/2")
+    }
+}

@@ -76,3 +76,20 @@ public struct RedisConfiguration: Sendable, Equatable {
     /// `host:port`, for messages.
     public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
+
+/// Printed (`"\(configuration)"`, `debugPrint`, `dump`, a log line) as a URL
+/// with the password masked: the password itself never reaches output.
+extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        let credentials = password == nil ? (user.map { "\($0)@" } ?? "") : "\(user ?? ""):***@"
+        return "redis://\(credentials)\(endpoint)/\(database)"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["endpoint": endpoint, "user": user as Any, "password": password == nil ? "none" : "***",
+                                "database": database, "connectTimeoutMilliseconds": connectTimeoutMilliseconds,
+                                "commandTimeoutMilliseconds": commandTimeoutMilliseconds])
+    }
+}
