@@ -32,6 +32,8 @@ final class RedisConnectionCore {
     let logger: Logger
     private var context: UnsafeMutablePointer<redisContext>?
     private var closed = false
+    /// The socket timeout set on the connection now, for messages (ms; 0: none).
+    private var timeoutInForce = 0
     /// Commands are written in batches of at most this many.
     private let maximumBatch = 4_096
 
@@ -69,7 +71,8 @@ final class RedisConnectionCore {
         // handshake's commands too. Without one (0), the connect timeout
         // bounds the handshake and commands then wait as long as they need.
         let commandTimeout = configuration.commandTimeoutMilliseconds
-        _ = redisSetTimeout(fresh, timeval(milliseconds: commandTimeout > 0 ? commandTimeout : configuration.connectTimeoutMilliseconds))
+        timeoutInForce = commandTimeout > 0 ? commandTimeout : configuration.connectTimeoutMilliseconds
+        _ = redisSetTimeout(fresh, timeval(milliseconds: timeoutInForce))
         context = fresh
 
         var handshake: [[[UInt8]]] = []
@@ -95,7 +98,10 @@ final class RedisConnectionCore {
                 return error
             }
         }
-        if commandTimeout == 0 { _ = redisSetTimeout(fresh, timeval(tv_sec: 0, tv_usec: 0)) }
+        if commandTimeout == 0 {
+            timeoutInForce = 0
+            _ = redisSetTimeout(fresh, timeval(tv_sec: 0, tv_usec: 0))
+        }
         return nil
     }
 
@@ -194,7 +200,7 @@ final class RedisConnectionCore {
         // A socket timeout (SO_RCVTIMEO/SO_SNDTIMEO) is an I/O error whose text is EAGAIN's.
         if credis_err(context) == REDIS_ERR_IO, reason == Self.timeoutReason {
             return RedisError(code: .timedOut, command: Self.name(of: arguments),
-                              message: "within \(configuration.commandTimeoutMilliseconds) ms", endpoint: configuration.endpoint, osError: ETIMEDOUT)
+                              message: "within \(timeoutInForce) ms", endpoint: configuration.endpoint, osError: ETIMEDOUT)
         }
         return RedisError(code: .connectionLost, command: Self.name(of: arguments), message: reason, endpoint: configuration.endpoint)
     }
