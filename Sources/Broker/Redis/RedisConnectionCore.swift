@@ -130,7 +130,7 @@ final class RedisConnectionCore {
                     }
                 case .close(let continuation):
                     closed = true
-                    defer { continuation.resume() }
+                    continuation.resume()
                 }
             }
             var start = 0
