@@ -10,7 +10,7 @@ import Testing
 /// with a clear error and advice.
 @Suite("AMQP over TLS against a real TLS listener", .timeLimit(.minutes(5)))
 struct AMQPTLSTests {
-    @Test("amqps with verify_peer: round trip over TLS; a wrong CA and a missing client certificate are refused clearly (tlsFailed, with advice)")
+    @Test("amqps with verify_peer: round trip over TLS; a wrong CA, a host the certificate does not name and a missing client certificate are refused clearly (tlsFailed, with advice)")
     func tls() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
@@ -54,6 +54,11 @@ struct AMQPTLSTests {
 
         // An unrelated CA: the broker's certificate is not trusted.
         try await Self.expectRefused(base + "&cacertfile=\(certificates.otherCACertificate)" + client, saying: ["certificate", "TLS", "cacertfile"])
+        // The right CA, but a host name the certificate does not carry
+        // (127.0.0.2 is loopback too, and the TLS listener takes it).
+        try await Self.expectRefused(
+            "amqps://guest:guest@127.0.0.2:\(rabbit.extraPort)/%2F?verify=verify_peer&cacertfile=\(certificates.caCertificate)" + client,
+            saying: ["TLS", "name the host"], endpoint: "127.0.0.2")
         // No client certificate, while the broker requires one.
         try await Self.expectRefused(base + "&cacertfile=\(certificates.caCertificate)", saying: ["TLS", "client certificate", "certfile"])
         // verify_none still encrypts, and needs no CA.
@@ -64,7 +69,8 @@ struct AMQPTLSTests {
 
     /// Connecting with `url` fails with `tlsFailed`, an error line that
     /// names TLS and the endpoint, and advice.
-    static func expectRefused(_ url: String, saying words: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func expectRefused(_ url: String, saying words: [String], endpoint: String = "127.0.0.1",
+                              sourceLocation: SourceLocation = #_sourceLocation) async throws {
         do {
             let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
             await connection.close()
@@ -72,7 +78,7 @@ struct AMQPTLSTests {
         } catch let error as AMQPError {
             #expect(error.code == .tlsFailed, "\(error)", sourceLocation: sourceLocation)
             let line = Advice.line(for: error)
-            for word in words + ["127.0.0.1"] {
+            for word in words + [endpoint] {
                 #expect(line.contains(word), "'\(word)' missing: \(line)", sourceLocation: sourceLocation)
             }
             #expect(Advice.advice(for: error) != nil, "\(line)", sourceLocation: sourceLocation)
