@@ -16,7 +16,9 @@ import Glibc
 /// More for tests: `touch {"mark": PATH}` creates the file PATH when the
 /// turn starts (a test can see that a worker process is inside a turn, e.g.
 /// to freeze it there); `send {"to": "T/ID", "kind": K}` sends `{}` to any
-/// address (e.g. one of a type nobody hosts).
+/// address (e.g. one of a type nobody hosts); `trap` kills the process with a
+/// trap, like a bug in a handler would (for poison-message tests). A touch's
+/// pause is at most `maximumPauseMicroseconds` (10 minutes); longer is refused.
 public struct Probe: Behavior {
     public struct State: Codable, Sendable, Equatable {
         public var touches = 0
@@ -60,6 +62,7 @@ public struct Probe: Behavior {
     }
 
     public static let typeName = "probe"
+    public static let maximumPauseMicroseconds = 600_000_000
     public static let initialState = State()
 
     /// Actors currently inside a turn in this process, and overlaps seen,
@@ -73,6 +76,9 @@ public struct Probe: Behavior {
         switch message.kind {
         case "touch":
             let touch = try message.decode(Touch.self)
+            if let pause = touch.pauseMicroseconds, pause > Self.maximumPauseMicroseconds {
+                throw MessageRejected("pauseMicroseconds \(pause) is over the limit of \(Self.maximumPauseMicroseconds)")
+            }
             if let mark = touch.mark {
                 let file = open(mark, O_WRONLY | O_CREAT, 0o644)
                 if file >= 0 { close(file) }
@@ -116,6 +122,8 @@ public struct Probe: Behavior {
             let child = try message.decode([String: String].self)
             guard let id = child["id"] else { throw MessageRejected("adopt takes {\"id\": …}") }
             try context.spawn(type: context.address.type, id: id, state: State())
+        case "trap":
+            fatalError("probe trap, as asked")
         case WireFormat.SystemKind.childFailed:
             state.failures += 1
         default:

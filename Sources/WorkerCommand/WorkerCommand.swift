@@ -77,6 +77,15 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Partitions per type, fixed when a type is first declared (GREENROOM_PARTITIONS).")
     var partitions: Int = env("GREENROOM_PARTITIONS").flatMap { Int($0) } ?? 16
 
+    @Option(name: .customLong("max-crashes"), help: "Process deaths while handling one message before it is dead-lettered (GREENROOM_MAX_CRASHES).")
+    var maxCrashes: Int = env("GREENROOM_MAX_CRASHES").flatMap { Int($0) } ?? 3
+
+    @Option(name: .customLong("dead-letter-max-length"), help: "Letters greenroom.dead keeps, oldest dropped first, when this worker creates it (GREENROOM_DEAD_LETTER_MAX_LENGTH).")
+    var deadLetterMaxLength: Int = env("GREENROOM_DEAD_LETTER_MAX_LENGTH").flatMap { Int($0) } ?? 100_000
+
+    @Option(name: .customLong("dead-letter-ttl"), help: "Seconds greenroom.dead keeps a letter, when this worker creates it (GREENROOM_DEAD_LETTER_TTL).")
+    var deadLetterTTL: Int = env("GREENROOM_DEAD_LETTER_TTL").flatMap { Int($0) } ?? 7 * 86_400
+
     @Option(name: .customLong("max-activations"), help: "Actors kept in memory between turns (GREENROOM_MAX_ACTIVATIONS).")
     var maxActivations: Int = env("GREENROOM_MAX_ACTIVATIONS").flatMap { Int($0) } ?? 100_000
 
@@ -98,7 +107,8 @@ public struct WorkerCommand: AsyncParsableCommand {
 
     /// Settings read from the environment must parse like their flags do:
     /// a typo must not silently mean the default.
-    static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS"]
+    static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS",
+                                         "GREENROOM_MAX_CRASHES", "GREENROOM_DEAD_LETTER_MAX_LENGTH", "GREENROOM_DEAD_LETTER_TTL"]
     static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT"]
 
     public func validate() throws {
@@ -120,6 +130,10 @@ public struct WorkerCommand: AsyncParsableCommand {
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard maxActivations >= 1 else { throw ValidationError("--max-activations must be at least 1") }
+        guard maxCrashes >= 1 else { throw ValidationError("--max-crashes must be at least 1") }
+        guard deadLetterMaxLength >= 1, deadLetterTTL >= 1 else {
+            throw ValidationError("--dead-letter-max-length and --dead-letter-ttl must be at least 1")
+        }
         guard heartbeat >= 0.05, leaseTTL >= 2 * heartbeat else {
             throw ValidationError("--lease-ttl (\(leaseTTL) s) must be at least twice --heartbeat (\(heartbeat) s), and --heartbeat at least 0.05 s")
         }
@@ -147,15 +161,17 @@ public struct WorkerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "greenroom.worker")
-        let runtime = WorkerRuntime(configuration: .init(
+        var configuration = WorkerRuntime.Configuration(
             amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL),
             types: typeNames.compactMap { name in
                 Self.builtIns[name].map { typeSuffix == nil ? $0 : $0.renamed("\(name)-\(typeSuffix!)") }
             }, partitions: partitions, concurrency: concurrency,
             prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations,
             leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000),
-            hooks: try WorkerHosting.current.withLock { $0 }.hooks()),
-            logger: logger)
+            hooks: try WorkerHosting.current.withLock { $0 }.hooks())
+        configuration.maximumCrashes = maxCrashes
+        configuration.deadLetterBounds = .init(maximumLength: deadLetterMaxLength, maximumAgeSeconds: deadLetterTTL)
+        let runtime = WorkerRuntime(configuration: configuration, logger: logger)
         // The first SIGTERM/SIGINT drains the worker gracefully; a second one
         // cancels it: connections close at once and the broker redelivers
         // whatever was not acked to the next owner. (A ServiceGroup refuses

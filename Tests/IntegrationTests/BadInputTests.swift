@@ -1,5 +1,6 @@
 import Broker
 import Foundation
+import GreenroomTestSupport
 import Testing
 import Workers
 
@@ -17,12 +18,14 @@ struct BadInputTests {
         let channel = try await amqp.openChannel()
         try await channel.enableConfirms()
         let partitions = harness.runtime.configuration.partitions
-        func raw(_ body: String, to: String?, kind: String? = "add", id: String? = UUID().uuidString, misroute: Bool = false) async throws {
+        func raw(_ body: String, to: String?, kind: String? = "add", id: String? = UUID().uuidString, misroute: Bool = false,
+                 into queue: PartitionID? = nil, spawn: Bool = false) async throws {
             var headers: AMQPTable = [:]
             if let to { headers[WireFormat.toHeader] = .string(to) }
+            if spawn { headers[WireFormat.spawnHeader] = .bool(true) }
             // Each to its actor's own partition queue (a readable target), else to partition 0.
             let home = (to.flatMap { try? ActorAddress(parsing: $0) }).map { PartitionID(of: $0, partitions: partitions) }
-            var partition = home ?? PartitionID(type: harness.type("counter"), index: 0)
+            var partition = queue ?? home ?? PartitionID(type: harness.type("counter"), index: 0)
             if misroute { partition = PartitionID(type: partition.type, index: (partition.index + 1) % partitions) }
             let queue = partition.queue
             try await channel.publish(AMQPMessage(body, properties: .init(contentType: "application/json", headers: headers, persistent: true, messageID: id, type: kind)),
@@ -41,7 +44,15 @@ struct BadInputTests {
         try await raw(#"{"by":1,"t":"\#(suffix)","pad":"\#(String(repeating: "x", count: WireFormat.defaultMaximumBodyBytes))"}"#,
                       to: counter.description)                                                        // too large
         try await raw(#"{"by":100}"#, to: counter.description, misroute: true)                       // another partition's queue
+        // The issue's case: a spawning add for alice published into a partition queue that is not alice's.
+        let alice = try harness.address("counter", "alice")
+        let aliceHome = PartitionID(of: alice, partitions: partitions)
+        let wrongPartition = PartitionID(type: aliceHome.type, index: (aliceHome.index + 1) % partitions)
+        try await raw(#"{"by":1000}"#, to: alice.description, into: wrongPartition, spawn: true)
+        let echo = try harness.address("echo", "misrouted")
+        try await raw(#"{"t":"\#(suffix)"}"#, to: echo.description, kind: "ping", into: PartitionID(of: counter, partitions: partitions)) // another type's queue
         try await harness.client.send(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8))
+        try await harness.client.send(to: alice, kind: "add", payload: Array(#"{"by":1}"#.utf8), spawnIfMissing: true)
 
         // Why each must die, and its x-greenroom-attempts header: 0 when refused
         // before the turn ran, 1 when the handler rejected it (MessageRejected
@@ -50,7 +61,9 @@ struct BadInputTests {
             ("body is not valid JSON", 0), ("unknown message kind 'explode'", 1), ("does not decode as Add", 1),
             ("missing header x-greenroom-to", 0), ("bad header x-greenroom-to", 0), ("never-spawned does not exist", 0),
             ("counter-\(suffix)/gone does not exist", 0), ("missing message_id", 0), ("the limit is \(WireFormat.defaultMaximumBodyBytes)", 0),
-            ("belongs to \(PartitionID(of: counter, partitions: partitions).queue)", 0),
+            ("misrouted: belongs to \(PartitionID(of: counter, partitions: partitions).queue)", 0),
+            ("misrouted: belongs to \(aliceHome.queue)", 0),
+            ("misrouted: belongs to \(PartitionID(of: echo, partitions: partitions).queue)", 0),
         ]
         let fragments = expected.map(\.reason)
         let dead = try await takeDeadLetters(harness.client, suffix: suffix) { letters in
@@ -63,9 +76,54 @@ struct BadInputTests {
             #expect(letters.map(\.attempts) == [attempts], "'\(fragment)' should carry x-greenroom-attempts \(attempts)")
             #expect(letters.allSatisfy { !$0.reason.contains("failed after") }, "'\(fragment)' must not be retried")
         }
-        #expect(dead.count == 10, "\(reasons)")
+        #expect(dead.count == 12, "\(reasons)")
         #expect(try await harness.client.ask(counter, kind: "get").text == #"{"count":2}"#)
+        #expect(try await harness.client.ask(alice, kind: "get").text == #"{"count":1}"#)
+        // Nothing was written under the wrong partition's keys.
+        let redis = try await TestServers.redis()
+        for (address, queue) in [(alice, wrongPartition), (echo, PartitionID(of: counter, partitions: partitions))] {
+            let keys = ["a", "c"].map { "gr:\(queue.hashTag):\($0):\(address.id)" }
+            #expect(try await redis.send("EXISTS", keys[0], keys[1]).integer == 0, "\(address) written under \(queue.queue)'s keys")
+        }
+        #expect(try await redis.send("EXISTS", "gr:\(PartitionID(of: echo, partitions: partitions).hashTag):a:\(echo.id)").integer == 0)
+        await redis.close()
         await amqp.close()
         try await harness.cleanUp()
+    }
+
+    @Test("built-ins refuse what would overflow or grow without bound, with a reason, instead of trapping")
+    func builtInLimits() async throws {
+        try await withHarness { harness in
+            let client = harness.client
+            let suffix = harness.suffix
+            // The issue's case: a deposit of Int.max, then one more.
+            let rich = try harness.address("account", "rich")
+            try await client.send(to: rich, kind: "deposit", payload: Array(#"{"amount": 9223372036854775807}"#.utf8), spawnIfMissing: true)
+            let ids = ["deposit", "add", "ping", "grow", "pause"].map { "\($0)-\(suffix)" }
+            try await client.send(to: rich, kind: "deposit", payload: Array(#"{"amount": 1, "t": "\#(suffix)"}"#.utf8), id: ids[0])
+            let counter = try await client.spawn(type: harness.type("counter"), id: "full", state: Array(#"{"count": 9223372036854775807}"#.utf8))
+            try await client.send(to: counter, kind: "add", payload: Array(#"{"by": 1, "t": "\#(suffix)"}"#.utf8), id: ids[1])
+            let echo = try await client.spawn(type: harness.type("echo"), id: "full", state: Array(#"{"pings": 9223372036854775807}"#.utf8))
+            try await client.send(to: echo, kind: "ping", payload: Array(#"{"t": "\#(suffix)"}"#.utf8), id: ids[2])
+            let tree = try await client.spawn(type: harness.type("tree"), id: "huge")
+            try await client.send(to: tree, kind: "grow", payload: Array(#"{"depth": 6, "fanout": 10, "t": "\#(suffix)"}"#.utf8), id: ids[3])
+            let probe = try await client.spawn(type: harness.type("probe"), id: "sleepy")
+            try await client.send(to: probe, kind: "touch", payload: Array(#"{"pauseMicroseconds": 31536000000000, "t": "\#(suffix)"}"#.utf8), id: ids[4])
+
+            let letters = try await takeDeadLetters(client, suffix: suffix, ids: Set(ids))
+            let expected = [
+                "depositing 1 into a balance of 9223372036854775807 overflows", "adding 1 to 9223372036854775807 overflows",
+                "ping count 9223372036854775807 cannot grow", "makes 1111111 actors; at most \(Tree.maximumNodes)",
+                "pauseMicroseconds 31536000000000 is over the limit of \(Probe.maximumPauseMicroseconds)",
+            ]
+            for (id, reason) in zip(ids, expected) {
+                let letter = try #require(letters.first { $0.messageID == id })
+                #expect(letter.reason.contains(reason), "\(letter.reason)")
+                #expect(letter.attempts == 1, "refused, not retried")
+            }
+            let balance = try JSONDecoder().decode(Account.Outcome.self, from: Data(try await client.ask(rich, kind: "get").payload))
+            #expect(balance.balance == Int.max)
+            #expect(try await client.ask(tree, kind: "count").text == #"{"children":0}"#)
+        }
     }
 }

@@ -113,4 +113,24 @@ struct CommitScriptTests {
         #expect(outcome == .groups([.committed(version: 1), .stale(storedVersion: 0)]))
         try await scratch.cleanUp()
     }
+
+    @Test("crash marks: the commit clears the marks of the ids it commits, refuses or finds committed, and keeps them on a stale group")
+    func crashMarksCleared() async throws {
+        let scratch = try await Scratch.make()
+        for id in ["a", "r", "s"] { #expect(try await scratch.store.markStart(of: id, in: scratch.partition) == 1) }
+        #expect(try await scratch.store.markStart(of: "s", in: scratch.partition) == 2)
+        #expect(try await scratch.redis.send("TTL", RedisLayout.crashMarks(scratch.partition)).integer ?? 0 > 0)
+        #expect(try await scratch.commit([scratch.group(expected: 0, count: 1, ids: ["a"], checked: ["r"])]) == .groups([.committed(version: 1)]))
+        // Stale: expected version 0, stored 1 — the message runs again, its mark stays.
+        #expect(try await scratch.commit([scratch.group(expected: 0, count: 1, ids: ["s"])]) == .groups([.stale(storedVersion: 1)]))
+        let marks = try await scratch.redis.send("HKEYS", RedisLayout.crashMarks(scratch.partition)).array?.compactMap(\.string) ?? []
+        #expect(marks == ["s"])
+        // A duplicate clears it too.
+        #expect(try await scratch.commit([scratch.group(expected: 1, count: 2, ids: ["s"])]) == .groups([.committed(version: 2)]))
+        _ = try await scratch.store.markStart(of: "s", in: scratch.partition)
+        let again = try await scratch.commit([scratch.group(expected: 2, count: 3, ids: ["s"])])
+        #expect(again == .groups([.duplicate([0: Array(#"[{"sent-by":"s"}]"#.utf8)])]))
+        #expect(try await scratch.redis.send("EXISTS", RedisLayout.crashMarks(scratch.partition)).integer == 0)
+        try await scratch.cleanUp()
+    }
 }

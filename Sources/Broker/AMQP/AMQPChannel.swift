@@ -152,9 +152,10 @@ public final class AMQPChannel: Sendable {
     /// and throws when the broker cancels the consumer (`.consumerCancelled`)
     /// or the channel or connection is lost.
     public func consume(
-        queue: String, consumerTag: String? = nil, noAck: Bool = false, exclusive: Bool = false, arguments: AMQPTable = [:]
+        queue: String, consumerTag: String? = nil, noAck: Bool = false, exclusive: Bool = false, arguments: AMQPTable = [:],
+        maximumBodyBytes: Int = .max
     ) async throws -> AMQPConsumer {
-        let deliveries = DeliveryBuffer()
+        let deliveries = DeliveryBuffer(maximumBodyBytes: maximumBodyBytes)
         let tag = try await rpc("consuming from queue '\(queue)'", prepare: { channel throws(AMQPError) in
             let tag = try channel.addConsumer(tag: consumerTag, queue: queue, noAck: noAck, deliveries: deliveries)
             return .basicConsume(queue: queue, consumerTag: tag, noAck: noAck, exclusive: exclusive, arguments: arguments)

@@ -64,6 +64,9 @@ final class AMQPChannelState {
             buffered.removeAll()
         }
 
+        /// The largest body this consumer takes in (`DeliveryBuffer.maximumBodyBytes`).
+        var maximumBodyBytes: Int { deliveries.maximumBodyBytes }
+
         /// Whether this consumer's deliveries go to `buffer`.
         func feeds(_ buffer: DeliveryBuffer) -> Bool { deliveries === buffer }
 
@@ -85,6 +88,9 @@ final class AMQPChannelState {
         var properties = AMQPProperties()
         var expectedSize: Int = -1
         var body: [UInt8] = []
+        /// Over the consumer's limit: body frames are counted, not kept.
+        var oversized = false
+        var skipped = 0
     }
 
     let number: UInt16

@@ -107,13 +107,28 @@ extension AMQPConnectionCore {
             incoming.properties = CDecode.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
         }
         incoming.expectedSize = Int(frame.payload.properties.body_size)
-        incoming.body.reserveCapacity(incoming.expectedSize)
+        // Checked from the declared size, before any body frame: an oversized
+        // body is skipped frame by frame, never held in memory.
+        if case .delivery(let consumerTag, _, _, _, _) = incoming.kind, let consumer = channel.consumers[consumerTag],
+           incoming.expectedSize > consumer.maximumBodyBytes {
+            incoming.oversized = true
+        } else {
+            incoming.body.reserveCapacity(incoming.expectedSize)
+        }
         channel.incoming = incoming
         if incoming.expectedSize == 0 { finishIncoming(on: channel) }
     }
 
     private func handleBody(_ fragment: amqp_bytes_t, on number: UInt16) {
         guard let channel = channels[number], channel.incoming != nil else { return }
+        if channel.incoming!.oversized {
+            channel.incoming!.skipped += fragment.len
+            // rabbitmq-c decoded the fragment into the channel's pool, which
+            // would otherwise keep every frame of the round (the whole body).
+            amqp_maybe_release_buffers_on_channel(state, number)
+            if channel.incoming!.skipped >= channel.incoming!.expectedSize { finishIncoming(on: channel) }
+            return
+        }
         if fragment.len > 0, let bytes = fragment.bytes {
             channel.incoming!.body.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: fragment.len))
         }
@@ -131,7 +146,8 @@ extension AMQPConnectionCore {
             }
             let first = consumer.buffer(AMQPDelivery(
                 body: incoming.body, properties: incoming.properties, deliveryTag: deliveryTag, redelivered: redelivered,
-                exchange: exchange, routingKey: routingKey, consumerTag: consumerTag))
+                exchange: exchange, routingKey: routingKey, consumerTag: consumerTag,
+                oversizedBodyBytes: incoming.oversized ? incoming.expectedSize : nil))
             if first { consumersToFlush.append(consumer) }
         case let .returned(replyCode, replyText, exchange, routingKey):
             let error = AMQPError(

@@ -26,6 +26,9 @@ public struct AMQPDelivery: Sendable {
     public var exchange: String
     public var routingKey: String
     public var consumerTag: String
+    /// Set when the body was not read: its size as the content header
+    /// declared it, over the consumer's `maximumBodyBytes`. `body` is then empty.
+    public var oversizedBodyBytes: Int? = nil
 
     /// The body as UTF-8 text, when it is valid UTF-8.
     public var text: String? { String(validating: body, as: UTF8.self) }

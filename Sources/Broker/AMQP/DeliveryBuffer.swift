@@ -6,6 +6,15 @@ import Synchronization
 /// consumer is busy and shrink to single messages when it keeps up: a slow
 /// moment costs one bigger batch, not a backlog of small wake-ups.
 final class DeliveryBuffer: Sendable {
+    /// Bodies declared larger than this are skipped as their frames arrive,
+    /// never buffered: the delivery comes with an empty body and
+    /// `AMQPDelivery.oversizedBodyBytes` set.
+    let maximumBodyBytes: Int
+
+    init(maximumBodyBytes: Int = .max) {
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+
     private struct State {
         var waiting: [AMQPDelivery] = []
         var taker: CheckedContinuation<[AMQPDelivery]?, any Error>?

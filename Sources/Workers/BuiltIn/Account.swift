@@ -37,7 +37,10 @@ public struct Account: Behavior {
         switch message.kind {
         case "deposit":
             let amount = try positive(message.decode(Amount.self).amount)
-            state.balance += amount
+            let (sum, overflow) = state.balance.addingReportingOverflow(amount)
+            // A trap here would kill the worker on every redelivery: refuse instead.
+            guard !overflow else { throw MessageRejected("depositing \(amount) into a balance of \(state.balance) overflows") }
+            state.balance = sum
             try context.reply(Outcome(ok: true, balance: state.balance))
         case "withdraw":
             let amount = try positive(message.decode(Amount.self).amount)

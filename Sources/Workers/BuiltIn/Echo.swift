@@ -13,7 +13,9 @@ public struct Echo: Behavior {
         guard message.kind == "ping" else { throw MessageRejected.unknownKind(message.kind) }
         let object = try message.decode(AnyJSON.self)
         guard case .object = object else { throw MessageRejected("ping takes a JSON object") }
-        state.pings += 1
+        let (pings, overflow) = state.pings.addingReportingOverflow(1)
+        guard !overflow else { throw MessageRejected("ping count \(state.pings) cannot grow") }
+        state.pings = pings
         try context.reply(object, kind: "pong")
     }
 }

@@ -14,6 +14,9 @@ public enum WireFormat {
     public static let deadAtHeader = "x-greenroom-dead-at"
     /// Dead-letter header: the exchange and routing key the message was sent to.
     public static let originalRoutingKeyHeader = "x-greenroom-routing-key"
+    /// Dead-letter header: the declared body size of an oversized message,
+    /// whose body was never read (the dead letter is a stub without it).
+    public static let bodyBytesHeader = "x-greenroom-body-bytes"
 
     public static let contentType = "application/json"
     /// Bodies larger than this are dead-lettered unread (1 MiB).

@@ -90,8 +90,14 @@ final class ChannelAcknowledger: Sendable {
     /// Acks these deliveries (when every earlier one is settled too). Not
     /// awaited: a lost ack is a redelivery, which the dedup record absorbs.
     func finish(_ tags: some Sequence<UInt64> & Sendable) {
+        decide { $0.finish(tags) }
+    }
+
+    /// Adds the frames `window` decides to the pending ones, and hands them
+    /// to the connection thread unless a hand-off is already waiting.
+    private func decide(_ frames: (inout AckWindow) -> [AMQPChannel.Acknowledgement]) {
         let handOff = state.withLock { state in
-            state.pending += state.window.finish(tags)
+            state.pending += frames(&state.window)
             guard !state.pending.isEmpty, !state.handOffWaiting else { return false }
             state.handOffWaiting = true
             return true
@@ -117,4 +123,10 @@ final class ChannelAcknowledger: Sendable {
     }
 
     func finish(_ tag: UInt64) { finish(CollectionOfOne(tag)) }
+
+    /// Nacks one delivery (after every frame decided before it). Not awaited:
+    /// if the channel is gone, the broker requeues it anyway.
+    func nack(_ tag: UInt64, requeue: Bool) {
+        decide { $0.nack(tag, requeue: requeue) }
+    }
 }

@@ -4,8 +4,17 @@
 ///
 /// Passivating only drops the copy in memory; the state is in Redis and the
 /// next message reloads it.
+///
+/// Entries are keyed by partition as well as address: a record is the one
+/// stored under that partition's keys, so a message that reached the wrong
+/// partition can never be run on (or overwrite) the real actor's copy.
 struct ActivationCache {
-    private var entries: [ActorAddress: (record: ActorRecord, touched: UInt64)] = [:]
+    struct Key: Hashable {
+        var partition: PartitionID
+        var address: ActorAddress
+    }
+
+    private var entries: [Key: (record: ActorRecord, touched: UInt64)] = [:]
     private var clock: UInt64 = 0
     let capacity: Int
 
@@ -15,21 +24,22 @@ struct ActivationCache {
 
     var count: Int { entries.count }
 
-    mutating func get(_ address: ActorAddress) -> ActorRecord? {
-        guard let entry = entries[address] else { return nil }
+    mutating func get(_ address: ActorAddress, in partition: PartitionID) -> ActorRecord? {
+        let key = Key(partition: partition, address: address)
+        guard let entry = entries[key] else { return nil }
         clock += 1
-        entries[address] = (entry.record, clock)
+        entries[key] = (entry.record, clock)
         return entry.record
     }
 
-    mutating func put(_ address: ActorAddress, _ record: ActorRecord) {
+    mutating func put(_ address: ActorAddress, in partition: PartitionID, _ record: ActorRecord) {
         clock += 1
-        entries[address] = (record, clock)
+        entries[Key(partition: partition, address: address)] = (record, clock)
         if entries.count > capacity { passivateOldest() }
     }
 
-    mutating func remove(_ address: ActorAddress) {
-        entries[address] = nil
+    mutating func remove(_ address: ActorAddress, in partition: PartitionID) {
+        entries[Key(partition: partition, address: address)] = nil
     }
 
     /// Drops the least recently used quarter, so sweeps are rare.

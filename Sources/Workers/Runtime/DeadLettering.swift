@@ -20,9 +20,13 @@ extension TurnPipeline {
     /// Dead-letters one delivery (also one that failed the wire-format check).
     func deadLetter(_ delivery: AMQPDelivery, reason: String, attempts: Int, actor: ActorAddress?) async throws {
         logger.info("dead-lettered a message", metadata: ["actor": "\(actor?.description ?? "-")", "reason": "\(reason)"])
-        let message = AMQPMessage(body: delivery.body, properties: delivery.properties)
+        var message = AMQPMessage(body: delivery.body, properties: delivery.properties)
+        if let size = delivery.oversizedBodyBytes {
+            // The body was never read: the dead letter is a stub that says how big it was.
+            message.properties.headers[WireFormat.bodyBytesHeader] = .int64(Int64(size))
+        }
         try await publisher.publishDeadLetters([publisher.deadLetter(message, routingKey: delivery.routingKey, reason: reason, attempts: attempts, actor: actor)])
-        if let replyTo = delivery.properties.replyTo {
+        if let replyTo = Envelope.honoured(replyTo: delivery.properties.replyTo) {
             // Someone is waiting (ask, spawn, stop): tell them now instead of letting them time out.
             let payload = try TurnContext.encode(["error": reason])
             try await publisher.publish([OutgoingMessage(

@@ -32,8 +32,9 @@ struct Envelope: Sendable {
         guard let kind = properties.type, !kind.isEmpty else {
             return .failure(Invalid(description: "missing type property (the message kind)", target: target))
         }
-        guard delivery.body.count <= maximumBodyBytes else {
-            return .failure(Invalid(description: "body is \(delivery.body.count) bytes; the limit is \(maximumBodyBytes)", target: target))
+        let size = delivery.oversizedBodyBytes ?? delivery.body.count
+        guard size <= maximumBodyBytes else {
+            return .failure(Invalid(description: "body is \(size) bytes; the limit is \(maximumBodyBytes)", target: target))
         }
         guard JSONValidator.isValid(delivery.body) else {
             return .failure(Invalid(description: "body is not valid JSON", target: target))
@@ -53,7 +54,22 @@ struct Envelope: Sendable {
         return .success(Envelope(
             target: target,
             message: Message(kind: kind, payload: delivery.body, id: id, sender: sender,
-                             replyTo: properties.replyTo, correlationID: properties.correlationID),
+                             replyTo: honoured(replyTo: properties.replyTo), correlationID: properties.correlationID),
             spawnIfMissing: spawn))
+    }
+
+    /// `reply_to` if replies may go there: only RabbitMQ's direct reply-to
+    /// (`amq.rabbitmq.reply-to…`), which Greenroom's clients use. Any other
+    /// value names some queue a sender could make a worker write into.
+    static func honoured(replyTo: String?) -> String? {
+        guard let replyTo, replyTo.hasPrefix(directReplyToPrefix) else { return nil }
+        return replyTo
+    }
+
+    static let directReplyToPrefix = "amq.rabbitmq.reply-to"
+
+    /// True when the delivery named a `reply_to` that is ignored.
+    static func ignoresReplyTo(_ delivery: AMQPDelivery) -> Bool {
+        delivery.properties.replyTo != nil && honoured(replyTo: delivery.properties.replyTo) == nil
     }
 }

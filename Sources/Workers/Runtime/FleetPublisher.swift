@@ -80,12 +80,18 @@ final class FleetPublisher: Sendable {
     /// Re-publishes the outbox a committed turn stored as its dedup record
     /// (a redelivery of that turn's message): same messages, same ids.
     func republish(storedOutbox: [UInt8]) async throws {
-        try await publish(try JSONDecoder().decode([OutgoingMessage].self, from: Data(storedOutbox)))
+        try await publish(try StoredOutbox.decode(storedOutbox))
     }
 
     /// A copy of `message` for the dead-letter queue, carrying why it died.
+    /// The original headers and body stay; `user_id` goes (the broker refuses
+    /// a publish whose user_id is not the publishing user, and closes the
+    /// channel) and so does `expiration` (a dead letter must not vanish on a
+    /// sender's TTL).
     func deadLetter(_ message: AMQPMessage, routingKey: String, reason: String, attempts: Int, actor: ActorAddress?) -> AMQPPublication {
         var copy = message
+        copy.properties.userID = nil
+        copy.properties.expiration = nil
         copy.properties.headers[WireFormat.errorHeader] = .string(reason)
         copy.properties.headers[WireFormat.attemptsHeader] = .int32(Int32(clamping: attempts))
         copy.properties.headers[WireFormat.workerHeader] = .string(workerID)

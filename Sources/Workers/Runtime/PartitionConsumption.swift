@@ -22,13 +22,14 @@ extension WorkerRuntime {
                     case .failure(let invalid):
                         await refuse(delivery, reason: invalid.description, actor: invalid.target, run: run, pipeline: pipeline)
                     case .success(let envelope):
-                        let home = PartitionID(of: envelope.target, partitions: partitions)
-                        guard home == run.partition else {
+                        guard envelope.target.type == run.partition.type,
+                              PartitionID(of: envelope.target, partitions: partitions) == run.partition else {
                             // Running it here would write its actor's record under the wrong partition's keys.
-                            await refuse(delivery, reason: "delivered to \(run.partition.queue), but \(envelope.target) belongs to \(home.queue)",
+                            await refuse(delivery, reason: await misrouted(envelope.target, store: pipeline.store),
                                          actor: envelope.target, run: run, pipeline: pipeline)
                             continue
                         }
+                        if Envelope.ignoresReplyTo(delivery) { pipeline.ignoredReplyTo(delivery, actor: envelope.target) }
                         admitted.append((Delivered(envelope: envelope, delivery: delivery, run: run), envelope.target))
                     }
                 }
@@ -41,14 +42,33 @@ extension WorkerRuntime {
         }
     }
 
-    /// Dead-letters a delivery that can never be handled, then acks it.
+    /// Why a message in the wrong queue is refused: the queue it belongs to
+    /// (for another type, by that type's declared partition count).
+    private func misrouted(_ target: ActorAddress, store: ActorStore) async -> String {
+        guard let home = try? await store.partition(of: target) else {
+            return "misrouted: belongs to actor type '\(target.type)', which no worker has declared"
+        }
+        return "misrouted: belongs to \(home.queue)"
+    }
+
+    /// Dead-letters a delivery that can never be handled, then acks it. If
+    /// the dead letter cannot be published, the delivery is nacked back to
+    /// the queue after a pause (growing while publishing keeps failing), to
+    /// be checked and dead-lettered again: never left unacked.
     private func refuse(_ delivery: AMQPDelivery, reason: String, actor: ActorAddress?, run: PartitionRun, pipeline: TurnPipeline) async {
         do {
             try await pipeline.deadLetter(delivery, reason: reason, attempts: 0, actor: actor)
+            pipeline.deadLetterFailures.store(0, ordering: .relaxed)
             run.acks.finish(delivery.deliveryTag)
         } catch {
-            logger.error("could not dead-letter an invalid message; it stays unacked and returns to the queue",
-                         metadata: ["error": "\(error)"])
+            let failures = pipeline.deadLetterFailures.wrappingAdd(1, ordering: .relaxed).newValue
+            let pause = Duration.milliseconds(min(30_000, 250 << min(failures, 7)))
+            logger.error("could not dead-letter a message that can never be handled; it goes back to the queue to try again",
+                         metadata: ["error": "\(error)", "reason": "\(reason)", "retry in": "\(pause)"])
+            Task {
+                try? await Task.sleep(for: pause)
+                run.acks.nack(delivery.deliveryTag, requeue: true)
+            }
         }
     }
 }

@@ -30,6 +30,9 @@ final class TurnPipeline: Sendable {
         var maximumActivations: Int = 100_000
         /// Actors whose behaviours execute at once.
         var concurrency: Int = 64
+        /// Deaths of the worker process while handling one message after
+        /// which that message is dead-lettered instead of run again.
+        var maximumCrashes: Int = 3
     }
 
     let types: [String: HostedType]
@@ -46,6 +49,10 @@ final class TurnPipeline: Sendable {
     let onFenced: @Sendable (PartitionRun) -> Void
     /// Called when publishing is impossible for good (its connection closed).
     let onFatal: @Sendable (any Error) -> Void
+    /// Dead letters of refused deliveries that failed in a row (their retry backs off).
+    let deadLetterFailures = Atomic<Int>(0)
+    /// When an ignored `reply_to` was last logged (one line a minute at most).
+    private let replyToLogged = Mutex<ContinuousClock.Instant?>(nil)
 
     init(types: [HostedType], store: ActorStore, publisher: FleetPublisher, settings: Settings, hooks: [any TurnHooks], logger: Logger,
          onFenced: @escaping @Sendable (PartitionRun) -> Void, onFatal: @escaping @Sendable (any Error) -> Void) {
@@ -68,6 +75,8 @@ final class TurnPipeline: Sendable {
         var pending = items
         var staleRetries = 0
         var infrastructureFailures = 0
+        // Redelivered deliveries marked in this call, with their marked starts (`CrashMarks`).
+        var crashes: [ObjectIdentifier: Int] = [:]
         while let first = pending.first {
             let run = first.run
             guard run.isLive else {
@@ -75,9 +84,13 @@ final class TurnPipeline: Sendable {
                 return
             }
             do {
+                let batch = try await suspectsAlone(pending, crashes: &crashes)
                 let record = try await activate(first.actor, in: run.partition)
-                hooks.willRun(first.actor, messages: pending.count, attempt: first.failedAttempts + 1)
-                let plan = try await permits.holding { try await self.plan(pending, from: record, type: types[first.actor.type]) }
+                hooks.willRun(first.actor, messages: batch.count, attempt: first.failedAttempts + 1)
+                let diedBefore = crashes[ObjectIdentifier(first)] ?? 0
+                let plan = try await permits.holding {
+                    try await self.plan(batch, from: record, type: types[first.actor.type], diedBefore: diedBefore)
+                }
                 if plan.covered == 0, let retry = plan.retry {
                     try await retryLater(retry.item, reason: retry.reason)
                     continue
@@ -94,13 +107,13 @@ final class TurnPipeline: Sendable {
                     onFenced(run)
                     return
                 case .decided(.stale):
-                    cache.withLock { $0.remove(first.actor) }
+                    cache.withLock { $0.remove(first.actor, in: run.partition) }
                     staleRetries += 1
                     if staleRetries > 5 {
                         throw WorkerConfigurationError(.actorChangingElsewhere(first.actor), "actor \(first.actor) keeps changing under this worker; is another worker writing it?")
                     }
                 case .decided(.duplicate(let found)):
-                    cache.withLock { $0.remove(first.actor) }
+                    cache.withLock { $0.remove(first.actor, in: run.partition) }
                     let settled = plan.settled
                     for position in found.keys.sorted() {
                         try await publisher.republish(storedOutbox: found[position]!)
@@ -129,9 +142,27 @@ final class TurnPipeline: Sendable {
                     "actor": "\(first.actor)", "messages": "\(pending.count)", "error": "\(error)"])
                 // A pause, since while Redis is down every try fails at once: 25 ms doubling to 2 s.
                 try? await Task.sleep(for: .milliseconds(min(2_000, 25 << min(infrastructureFailures, 7))))
-                cache.withLock { $0.remove(first.actor) }
+                cache.withLock { $0.remove(first.actor, in: run.partition) }
             }
         }
+    }
+
+    /// The messages to run next, from the front of `pending`. A redelivered
+    /// message may be one that killed the process: it runs alone, so a death
+    /// is pinned on it and not on messages grouped with it, and its start is
+    /// marked first (one round trip, on redelivery only) — the mark counts
+    /// one death if the turn never commits. Other messages run up to the
+    /// next redelivered one.
+    private func suspectsAlone(_ pending: [Delivered], crashes: inout [ObjectIdentifier: Int]) async throws -> [Delivered] {
+        let first = pending[0]
+        if first.delivery.redelivered {
+            if crashes[ObjectIdentifier(first)] == nil {
+                crashes[ObjectIdentifier(first)] = try await store.markStart(of: first.messageID, in: first.run.partition)
+            }
+            return [first]
+        }
+        guard let suspect = pending.firstIndex(where: { $0.delivery.redelivered }) else { return pending }
+        return Array(pending[..<suspect])
     }
 
     /// Stores what a decided plan did in memory, publishes its sends,
@@ -142,8 +173,9 @@ final class TurnPipeline: Sendable {
             hooks.didCommit(address, turns: plan.applied.count)
             var record = plan.record
             record.version = version
+            let partition = plan.applied[0].item.run.partition
             cache.withLock { cache in
-                if record.isActive { cache.put(address, record) } else { cache.remove(address) }
+                if record.isActive { cache.put(address, in: partition, record) } else { cache.remove(address, in: partition) }
             }
             try await publisher.publish(plan.applied.flatMap(\.outbox))
             hooks.didPublish(address, turns: plan.applied.count)
@@ -165,6 +197,21 @@ final class TurnPipeline: Sendable {
         try await Task.sleep(for: policy.delay(after: attempts))
     }
 
+    /// Logs, at most once a minute, that a `reply_to` other than direct
+    /// reply-to was ignored (`Envelope.honoured(replyTo:)`).
+    func ignoredReplyTo(_ delivery: AMQPDelivery, actor: ActorAddress) {
+        let now = ContinuousClock.now
+        let due = replyToLogged.withLock { last in
+            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        logger.warning("ignored a reply_to that is not direct reply-to (amq.rabbitmq.reply-to); no reply is sent there (logged once a minute)",
+                       metadata: ["actor": "\(actor)", "reply_to": "\(delivery.properties.replyTo ?? "")",
+                                  "message": "\(delivery.properties.messageID ?? "-")"])
+    }
+
     /// Acks deliveries whose turn is decided, and lets their run forget them.
     private func settle(_ items: [Delivered]) {
         guard let run = items.first?.run else { return }
@@ -176,7 +223,7 @@ final class TurnPipeline: Sendable {
     /// The actor's record: from memory, or loaded (concurrent loads share
     /// Redis round trips through the client's pipelining).
     private func activate(_ address: ActorAddress, in partition: PartitionID) async throws -> ActorRecord {
-        if let cached = cache.withLock({ $0.get(address) }) { return cached }
+        if let cached = cache.withLock({ $0.get(address, in: partition) }) { return cached }
         return try await store.load([address], in: partition)[0]
     }
 }

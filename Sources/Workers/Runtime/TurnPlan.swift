@@ -35,14 +35,21 @@ struct TurnPlan {
 }
 
 extension TurnPipeline {
-    /// Runs `items` (one actor's, oldest first) on `record`.
-    func plan(_ items: [Delivered], from record: ActorRecord, type: HostedType?) async throws -> TurnPlan {
+    /// Runs `items` (one actor's, oldest first) on `record`. `diedBefore`:
+    /// how often the process died handling the first message (`CrashMarks`);
+    /// at `Settings.maximumCrashes` it is refused instead of run again.
+    func plan(_ items: [Delivered], from record: ActorRecord, type: HostedType?, diedBefore: Int = 0) async throws -> TurnPlan {
         // A message id seen a second time must meet the first copy's dedup
         // record, so the plan ends before it (it comes back next round).
         var ids = Set<String>()
         let items = Array(items.prefix { ids.insert($0.messageID).inserted })
         let address = items[0].actor
         var plan = TurnPlan(group: CommitScript.Group(address: address, expectedVersion: record.version), record: record)
+        if diedBefore >= settings.maximumCrashes {
+            // Refused through the commit like any refusal: one already committed is a duplicate, not poison.
+            plan.refuse(items[0], "the worker process died \(diedBefore) times while handling it", attempts: diedBefore, exhaustedRetries: true)
+            return plan
+        }
         var index = 0
         while index < items.count {
             let item = items[index]
@@ -176,14 +183,9 @@ extension TurnPipeline {
             plan.group.status = .stopped
         }
         plan.applied.append((item, effects.outbox))
-        plan.group.applied.append((message.id, try Self.storedOutbox(effects.outbox)))
+        plan.group.applied.append((message.id, try StoredOutbox.encode(effects.outbox)))
         plan.record.version += 1  // as the commit will store it: every applied turn counts
         plan.covered += 1
-    }
-
-    /// An outbox as the dedup record stores it (JSON); most turns send nothing.
-    static func storedOutbox(_ outbox: [OutgoingMessage]) throws -> [UInt8] {
-        outbox.isEmpty ? Array("[]".utf8) : Array(try JSONEncoder().encode(outbox))
     }
 }
 

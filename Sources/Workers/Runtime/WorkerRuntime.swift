@@ -54,6 +54,12 @@ public final class WorkerRuntime: Service, Sendable {
         public var heartbeatMilliseconds: Int
         /// Observers of every turn (metrics, tracing, fault injection in tests).
         public var hooks: [any TurnHooks]
+        /// Deaths of the worker process while handling one message after which
+        /// that message is dead-lettered instead of run again (docs/RUNTIME.md).
+        public var maximumCrashes = 3
+        /// How long and how many letters `greenroom.dead` keeps (when this
+        /// worker is the one that creates it).
+        public var deadLetterBounds = Topology.DeadLetterBounds()
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
@@ -156,7 +162,14 @@ public final class WorkerRuntime: Service, Sendable {
         try await redis.load(CommitScript.script)
         let publishChannel = try await publishing.openChannel()
         try await publishChannel.enableConfirms()
-        try await Topology.declareShared(on: publishChannel)
+        if try await !Topology.declareShared(on: publishChannel, deadLetterBounds: configuration.deadLetterBounds) {
+            logger.warning("""
+                greenroom.dead exists with other arguments (made by an older Greenroom, or with other bounds) and is used as it is; \
+                to bound it: rabbitmqctl set_policy greenroom-dead '^greenroom\\.dead$' \
+                '{"max-length":\(configuration.deadLetterBounds.maximumLength),"message-ttl":\(configuration.deadLetterBounds.maximumAgeSeconds * 1_000),\
+                "overflow":"drop-head"}' --apply-to queues (docs/PROTOCOL.md, "Dead letters")
+                """)
+        }
         let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID)
 
         for type in configuration.types {
@@ -174,7 +187,7 @@ public final class WorkerRuntime: Service, Sendable {
         let pipeline = TurnPipeline(
             types: configuration.types, store: store, publisher: publisher,
             settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations,
-                            concurrency: configuration.concurrency),
+                            concurrency: configuration.concurrency, maximumCrashes: configuration.maximumCrashes),
             hooks: configuration.hooks, logger: logger,
             onFenced: { run in ownershipBox.withLock { $0 }?.fenced(run) },
             onFatal: { [weak self] error in self?.fail(error) })
@@ -210,7 +223,7 @@ public final class WorkerRuntime: Service, Sendable {
         let window = configuration.dedupWindow
         let channel = try await connection.openChannel()
         try await channel.setPrefetch(configuration.prefetch)
-        let consumer = try await channel.consume(queue: partition.queue)
+        let consumer = try await channel.consume(queue: partition.queue, maximumBodyBytes: configuration.maximumBodyBytes)
         let committer = CommitCoalescer { groups in
             try await store.commit(groups, in: partition, epoch: epoch, window: window)
         }

@@ -25,7 +25,11 @@ import Broker
 /// its size is bounded by the partition's recent traffic, not its history
 /// (docs/DESIGN.md, "Deduplication").
 ///
-/// KEYS: epoch, dedup hash, dedup log; then per group: actor hash, children set.
+/// Every id a group commits, refuses or finds already committed also loses
+/// its crash mark (`CrashMarks`): the message finished. The marks hash
+/// exists only after redeliveries, so the normal path checks it once per call.
+///
+/// KEYS: epoch, dedup hash, dedup log, crash marks; then per group: actor hash, children set.
 /// ARGV: epoch, now (unix s), window (s), capacity, group count; then per
 /// group: expected version, state ('' keeps it), status ('' keeps it),
 /// parent ('' keeps it), c, c children, n, n × (id, outbox), m, m checked ids.
@@ -39,8 +43,9 @@ enum CommitScript {
         local current = redis.call('GET', KEYS[1]) or '0'
         if current ~= ARGV[1] then return {'fenced', current} end
         local now, window, capacity = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+        local marked = redis.call('EXISTS', KEYS[4]) == 1
         local results = {'ok'}
-        local a, k = 6, 4
+        local a, k = 6, 5
         for g = 1, tonumber(ARGV[5]) do
           local actor, children = KEYS[k], KEYS[k + 1]
           local expected, state, status, parent = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -59,6 +64,11 @@ enum CommitScript {
             if done then duplicates[#duplicates + 1] = n + i; duplicates[#duplicates + 1] = done end
           end
           local version = tonumber(redis.call('HGET', actor, 'version') or '0')
+          local finished = #duplicates > 1 or version == expected
+          if marked and finished then
+            for i = 1, n do redis.call('HDEL', KEYS[4], ARGV[applied + 2 * (i - 1)]) end
+            for i = 1, m do redis.call('HDEL', KEYS[4], ARGV[checked + i - 1]) end
+          end
           if #duplicates > 1 then
             results[g + 1] = duplicates
           elseif version ~= expected then
@@ -141,7 +151,8 @@ enum CommitScript {
 
     static func call(_ groups: [Group], partition: PartitionID, epoch: Epoch, window: DedupWindow, now: Int64)
         -> (keys: [any RedisArgument], arguments: [any RedisArgument]) {
-        var keys: [any RedisArgument] = [RedisLayout.epoch(partition), RedisLayout.dedup(partition), RedisLayout.dedupLog(partition)]
+        var keys: [any RedisArgument] = [RedisLayout.epoch(partition), RedisLayout.dedup(partition), RedisLayout.dedupLog(partition),
+                                         RedisLayout.crashMarks(partition)]
         var arguments: [any RedisArgument] = [epoch.description, now, window.seconds, window.capacity, groups.count]
         for group in groups {
             keys.append(RedisLayout.actor(group.address, in: partition))

@@ -27,6 +27,10 @@ enum RedisLayout {
     /// record can be trimmed by count and by age.
     static func dedupLog(_ partition: PartitionID) -> String { key(partition, "dedup-log") }
 
+    /// Hash: message id → marked starts of its turn as a redelivered message
+    /// that were not committed (`CrashMarks`), with a TTL.
+    static func crashMarks(_ partition: PartitionID) -> String { key(partition, "crashes") }
+
     /// String: the partition's fencing epoch, bumped on every acquisition.
     static func epoch(_ partition: PartitionID) -> String { key(partition, "epoch") }
 
