@@ -35,6 +35,7 @@ public enum Advice {
         switch error.code {
         case .connectFailed: afterConnectFailure(osError: error.osError, url: amqpURL)
         case .accessRefused: "check the user, password and vhost in \(amqpURL)"
+        case .tlsFailed: "check cacertfile (the CA that signed the broker's certificate, which must name the host you connect to), and certfile/keyfile if the broker wants a client certificate, in \(amqpURL)"
         default: nil
         }
     }
@@ -42,8 +43,9 @@ public enum Advice {
     static func advice(for error: RedisError) -> String? {
         switch error.code {
         case .connectFailed: afterConnectFailure(osError: error.osError, url: redisURL)
-        case .authenticationFailed: "check the password and database in \(redisURL)"
+        case .authenticationFailed: "check the user, password and database in \(redisURL)"
         case .connectionLost: "is it still running? try scripts/services up"
+        case .timedOut: "is Redis frozen or overloaded? if its commands are slow by design, raise command_timeout in \(redisURL)"
         default: nil
         }
     }

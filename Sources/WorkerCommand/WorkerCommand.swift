@@ -56,11 +56,14 @@ public struct WorkerCommand: AsyncParsableCommand {
             A second signal exits at once (unacked messages are redelivered to the next worker).
             """)
 
-    @Option(name: .customLong("amqp-url"), help: "RabbitMQ URL (GREENROOM_AMQP_URL).")
-    var amqpURL: String = env("GREENROOM_AMQP_URL") ?? AMQPConfiguration.defaultURL
+    // The URLs print with their passwords masked (see ServerURLArgument).
+    @Option(name: .customLong("amqp-url"), help: .init("RabbitMQ URL (GREENROOM_AMQP_URL).", valueName: "url"))
+    var amqpURLArgument = ServerURLArgument(env("GREENROOM_AMQP_URL") ?? AMQPConfiguration.defaultURL)
+    var amqpURL: String { amqpURLArgument.text }
 
-    @Option(name: .customLong("redis-url"), help: "Redis URL (GREENROOM_REDIS_URL).")
-    var redisURL: String = env("GREENROOM_REDIS_URL") ?? RedisConfiguration.defaultURL
+    @Option(name: .customLong("redis-url"), help: .init("Redis URL (GREENROOM_REDIS_URL).", valueName: "url"))
+    var redisURLArgument = ServerURLArgument(env("GREENROOM_REDIS_URL") ?? RedisConfiguration.defaultURL)
+    var redisURL: String { redisURLArgument.text }
 
     @Option(help: "Comma-separated actor types to host (GREENROOM_TYPES). Built in: \(builtIns.keys.sorted().joined(separator: ", ")).")
     var types: String = env("GREENROOM_TYPES") ?? builtIns.keys.sorted().joined(separator: ",")

@@ -20,11 +20,14 @@ struct Enqueue: AsyncParsableCommand {
 
 /// Server options shared by every subcommand.
 struct ServerOptions: ParsableArguments {
-    @Option(name: .customLong("amqp-url"), help: "RabbitMQ URL (env GREENROOM_AMQP_URL).")
-    var amqpURL: String = ProcessEnvironment.value("GREENROOM_AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672/%2F"
+    // The URLs print with their passwords masked (see ServerURLArgument).
+    @Option(name: .customLong("amqp-url"), help: .init("RabbitMQ URL (env GREENROOM_AMQP_URL).", valueName: "url"))
+    var amqpURLArgument = ServerURLArgument(ProcessEnvironment.value("GREENROOM_AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672/%2F")
+    var amqpURL: String { amqpURLArgument.text }
 
-    @Option(name: .customLong("redis-url"), help: "Redis URL (env GREENROOM_REDIS_URL).")
-    var redisURL: String = ProcessEnvironment.value("GREENROOM_REDIS_URL") ?? "redis://127.0.0.1:6379/0"
+    @Option(name: .customLong("redis-url"), help: .init("Redis URL (env GREENROOM_REDIS_URL).", valueName: "url"))
+    var redisURLArgument = ServerURLArgument(ProcessEnvironment.value("GREENROOM_REDIS_URL") ?? "redis://127.0.0.1:6379/0")
+    var redisURL: String { redisURLArgument.text }
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .warning

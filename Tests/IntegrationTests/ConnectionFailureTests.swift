@@ -101,7 +101,7 @@ struct ConnectionFailureTests {
         #expect(error?.code == .authenticationFailed)
         #expect(error?.command == "AUTH")
         #expect(error?.description.contains("cannot authenticate to Redis at 127.0.0.1:\(server.port)") == true)
-        #expect(error.map { Advice.line(for: $0) }?.hasSuffix(" — check the password and database in --redis-url (or GREENROOM_REDIS_URL)") == true)
+        #expect(error.map { Advice.line(for: $0) }?.hasSuffix(" — check the user, password and database in --redis-url (or GREENROOM_REDIS_URL)") == true)
 
         let good = try await RedisClient.connect(try RedisConfiguration(url: "redis://:sesame@127.0.0.1:\(server.port)/2"))
         #expect(try await good.send("PING").string == "PONG")

@@ -124,6 +124,19 @@ final class ScratchRedis: @unchecked Sendable {
     /// Where the server's output goes (appended across restarts).
     var logPath: String { "/tmp/greenroom-scratch-redis-\(port).log" }
 
+    /// SIGSTOPs the server: it keeps its connections open and answers
+    /// nothing, like a host whose packets are dropped. `thaw()` resumes it.
+    func freeze() { process?.send(SIGSTOP) }
+
+    /// SIGCONTs a frozen server.
+    func thaw() { process?.send(SIGCONT) }
+
+    /// The server's URL, with `credentials` (`user:password`, `:password`)
+    /// and `options` (`command_timeout=500`) when given.
+    func url(credentials: String? = nil, options: String? = nil) -> String {
+        "redis://\(credentials.map { $0 + "@" } ?? "")127.0.0.1:\(port)/0\(options.map { "?" + $0 } ?? "")"
+    }
+
     /// Stops the server and waits until it has exited.
     func stop() {
         process?.stop()

@@ -109,3 +109,20 @@ public struct AMQPConfiguration: Sendable, Equatable {
     /// `host:port`, for messages.
     public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
+
+/// Printed (`"\(configuration)"`, `debugPrint`, `dump`, a log line) as a URL
+/// with the password masked: the password itself never reaches output.
+extension AMQPConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        let vhost = virtualHost == "/" ? "%2F" : virtualHost
+        return "\(tls == nil ? "amqp" : "amqps")://\(user):***@\(endpoint)/\(vhost)"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["endpoint": endpoint, "user": user, "password": "***", "virtualHost": virtualHost,
+                                "heartbeatSeconds": heartbeatSeconds, "connectTimeoutMilliseconds": connectTimeoutMilliseconds,
+                                "tls": tls as Any, "connectionName": connectionName])
+    }
+}

@@ -89,7 +89,8 @@ final class AMQPConnectionCore {
         } else {
             let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
             if opened != AMQP_STATUS_OK.rawValue {
-                return .failure(AMQPError(code: .connectFailed, operation: "cannot connect to \(target) over TLS", endpoint: endpoint,
+                return .failure(AMQPError(code: Self.isTLSFailure(opened) ? .tlsFailed : .connectFailed,
+                                          operation: "cannot connect to \(target) over TLS", endpoint: endpoint,
                                           detail: String(cString: amqp_error_string2(opened))))
             }
         }
@@ -114,7 +115,12 @@ final class AMQPConnectionCore {
         if let error = core.error(from: login, operation: "cannot log in to \(target) as '\(configuration.user)' on vhost '\(configuration.virtualHost)'") {
             var error = error
             error.endpoint = endpoint
-            if error.replyCode == 403 || error.replyCode == 530 {
+            if configuration.tls != nil, login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION, Self.isTLSFailure(login.library_error) {
+                // With TLS 1.3 the broker checks our certificate after the
+                // handshake has completed on our side: its refusal ends the login.
+                error.code = .tlsFailed
+                error.detail = "the broker ended the TLS session (\(error.detail ?? "a TLS error")); did it want a client certificate it trusts?"
+            } else if error.replyCode == 403 || error.replyCode == 530 {
                 error.code = .accessRefused
             } else if login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION, login.library_error == AMQP_STATUS_CONNECTION_CLOSED.rawValue {
                 // RabbitMQ drops the socket, without a reason, on bad credentials.
@@ -128,6 +134,11 @@ final class AMQPConnectionCore {
         let negotiated = amqp_get_channel_max(state)
         if negotiated > 0 { core.channelMax = UInt16(clamping: negotiated) }
         return .success(core)
+    }
+
+    /// rabbitmq-c's TLS statuses: handshake, peer or host name verification.
+    private static func isTLSFailure(_ status: Int32) -> Bool {
+        (AMQP_STATUS_SSL_SET_ENGINE_FAILED.rawValue...AMQP_STATUS_SSL_ERROR.rawValue).contains(status)
     }
 
     // MARK: - The loop

@@ -16,6 +16,10 @@ public struct AMQPError: Error, CustomStringConvertible, Sendable {
 
         /// TCP could not be established (refused, unreachable, timed out, DNS).
         public static let connectFailed = Code(name: "connectFailed")
+        /// The TLS session failed: the broker's certificate was not trusted
+        /// (wrong CA, or it does not name the host), or the broker refused
+        /// ours (none given, or not signed by a CA it trusts).
+        public static let tlsFailed = Code(name: "tlsFailed")
         /// The broker refused the login (wrong user, password or vhost).
         public static let accessRefused = Code(name: "accessRefused")
         /// The broker closed the channel (`replyCode` says why).

@@ -1,7 +1,12 @@
 /// Where and how to connect to Redis, usually read from a URL:
-/// `redis://[[user]:password@]host[:port][/db][?connect_timeout=ms]`.
+/// `redis://[[user]:password@]host[:port][/db][?connect_timeout=ms&command_timeout=ms]`.
 ///
-/// The port defaults to 6379 and the database to 0. A user name needs Redis 6
+/// The port defaults to 6379 and the database to 0. `command_timeout`
+/// (default 2000 ms, 0 for none) bounds how long a command may go without an
+/// answer: a Redis that stops answering without closing the connection
+/// (frozen, packets dropped) fails the command with `RedisError.Code.timedOut`
+/// and the connection is made anew, so a worker gives up its leases within
+/// their time to live (6 s by default) instead of hanging. A user name needs Redis 6
 /// ACLs; a password alone uses the classic `AUTH password`. `rediss://` (TLS)
 /// is refused: hiredis 0.14, Debian 12's version, has no TLS.
 public struct RedisConfiguration: Sendable, Equatable {
@@ -11,18 +16,27 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var password: String?
     public var database: Int
     public var connectTimeoutMilliseconds: Int
+    /// How long a command may wait for its reply (no bytes from the server
+    /// for this long); 0 waits forever. Keep it below the lease time to live.
+    public var commandTimeoutMilliseconds: Int
+
+    /// The default `commandTimeoutMilliseconds`: well below the default lease
+    /// time to live (6 s), well above any normal command's time.
+    public static let defaultCommandTimeoutMilliseconds = 2_000
 
     /// The URL used when neither a flag nor `GREENROOM_REDIS_URL` gives one.
     public static let defaultURL = "redis://127.0.0.1:6379/0"
 
     public init(host: String = "127.0.0.1", port: Int = 6379, user: String? = nil, password: String? = nil,
-                database: Int = 0, connectTimeoutMilliseconds: Int = 5_000) {
+                database: Int = 0, connectTimeoutMilliseconds: Int = 5_000,
+                commandTimeoutMilliseconds: Int = RedisConfiguration.defaultCommandTimeoutMilliseconds) {
         self.host = host
         self.port = port
         self.user = user
         self.password = password
         self.database = database
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+        self.commandTimeoutMilliseconds = commandTimeoutMilliseconds
     }
 
     /// Reads a `redis://` URL; throws `URLFormatError` naming the problem.
@@ -48,12 +62,34 @@ public struct RedisConfiguration: Sendable, Equatable {
                     throw URLFormatError(url: url, problem: "connect_timeout must be a positive number of milliseconds, not '\(value)'")
                 }
                 connectTimeoutMilliseconds = milliseconds
+            case "command_timeout":
+                guard let milliseconds = Int(value), milliseconds >= 0 else {
+                    throw URLFormatError(url: url, problem: "command_timeout must be a number of milliseconds (0 for none), not '\(value)'")
+                }
+                commandTimeoutMilliseconds = milliseconds
             default:
-                throw URLFormatError(url: url, problem: "unknown option '\(name)' (known: connect_timeout)")
+                throw URLFormatError(url: url, problem: "unknown option '\(name)' (known: connect_timeout, command_timeout)")
             }
         }
     }
 
     /// `host:port`, for messages.
     public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Printed (`"\(configuration)"`, `debugPrint`, `dump`, a log line) as a URL
+/// with the password masked: the password itself never reaches output.
+extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        let credentials = password == nil ? (user.map { "\($0)@" } ?? "") : "\(user ?? ""):***@"
+        return "redis://\(credentials)\(endpoint)/\(database)"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["endpoint": endpoint, "user": user as Any, "password": password == nil ? "none" : "***",
+                                "database": database, "connectTimeoutMilliseconds": connectTimeoutMilliseconds,
+                                "commandTimeoutMilliseconds": commandTimeoutMilliseconds])
+    }
 }

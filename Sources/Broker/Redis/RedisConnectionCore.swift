@@ -17,7 +17,10 @@ import Glibc
 ///
 /// If the connection breaks, the commands in flight fail with
 /// `.connectionLost` (they may or may not have run) and the next command
-/// reconnects, authenticates and selects the database again.
+/// reconnects, authenticates and selects the database again. If the server
+/// sends nothing for `commandTimeoutMilliseconds` (hiredis's socket timeout:
+/// a frozen server, dropped packets), they fail with `.timedOut` and the
+/// connection is dropped the same way.
 final class RedisConnectionCore {
     enum Job: Sendable {
         case command(arguments: [[UInt8]], continuation: CheckedContinuation<RedisValue, any Error>)
@@ -29,6 +32,8 @@ final class RedisConnectionCore {
     let logger: Logger
     private var context: UnsafeMutablePointer<redisContext>?
     private var closed = false
+    /// The socket timeout set on the connection now, for messages (ms; 0: none).
+    private var timeoutInForce = 0
     /// Commands are written in batches of at most this many.
     private let maximumBatch = 4_096
 
@@ -61,9 +66,13 @@ final class RedisConnectionCore {
             return RedisError(code: .connectFailed, command: "connect", message: "out of memory", endpoint: endpoint)
         }
         _ = redisEnableKeepAlive(fresh)
-        // The connect timeout also bounds the handshake; commands then wait as long as they need.
-        var timeout = timeval(milliseconds: configuration.connectTimeoutMilliseconds)
-        _ = redisSetTimeout(fresh, timeout)
+        // A command that gets no answer for the command timeout fails
+        // (`timedOut`) instead of waiting forever on a frozen server; the
+        // handshake's commands too. Without one (0), the connect timeout
+        // bounds the handshake and commands then wait as long as they need.
+        let commandTimeout = configuration.commandTimeoutMilliseconds
+        timeoutInForce = commandTimeout > 0 ? commandTimeout : configuration.connectTimeoutMilliseconds
+        _ = redisSetTimeout(fresh, timeval(milliseconds: timeoutInForce))
         context = fresh
 
         var handshake: [[[UInt8]]] = []
@@ -73,17 +82,26 @@ final class RedisConnectionCore {
         if configuration.database != 0 {
             handshake.append(["SELECT".redisBytes, configuration.database.redisBytes])
         }
+        // Nothing to send: a PING still finds out now, not at the first
+        // command, that a server wants a password (NOAUTH).
+        let probing = handshake.isEmpty
+        if probing { handshake.append(["PING".redisBytes]) }
         for command in handshake {
             switch execute([command])[0] {
             case .success: continue
+            case .failure(let error) where probing && error.code == .server && error.serverErrorKind != "NOAUTH":
+                // Any other error reply (LOADING, …) is the first command's business.
+                continue
             case .failure(var error):
                 disconnect()
                 if error.code == .server { error.code = .authenticationFailed }
                 return error
             }
         }
-        timeout = timeval(tv_sec: 0, tv_usec: 0)
-        _ = redisSetTimeout(fresh, timeout)
+        if commandTimeout == 0 {
+            timeoutInForce = 0
+            _ = redisSetTimeout(fresh, timeval(tv_sec: 0, tv_usec: 0))
+        }
         return nil
     }
 
@@ -112,7 +130,7 @@ final class RedisConnectionCore {
                     }
                 case .close(let continuation):
                     closed = true
-                    defer { continuation.resume() }
+                    continuation.resume()
                 }
             }
             var start = 0
@@ -171,16 +189,24 @@ final class RedisConnectionCore {
         }
         if credis_err(context) != 0 {
             logger.warning("Redis connection lost; the next command reconnects",
-                           metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(String(cString: credis_errstr(context)))"])
+                           metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(lostError(context, commands.last ?? []))"])
             disconnect()
         }
         return results
     }
 
     private func lostError(_ context: UnsafeMutablePointer<redisContext>, _ arguments: [[UInt8]]) -> RedisError {
-        RedisError(code: .connectionLost, command: Self.name(of: arguments), message: String(cString: credis_errstr(context)),
-                   endpoint: configuration.endpoint)
+        let reason = String(cString: credis_errstr(context))
+        // A socket timeout (SO_RCVTIMEO/SO_SNDTIMEO) is an I/O error whose text is EAGAIN's.
+        if credis_err(context) == REDIS_ERR_IO, reason == Self.timeoutReason {
+            return RedisError(code: .timedOut, command: Self.name(of: arguments),
+                              message: "within \(timeoutInForce) ms", endpoint: configuration.endpoint, osError: ETIMEDOUT)
+        }
+        return RedisError(code: .connectionLost, command: Self.name(of: arguments), message: reason, endpoint: configuration.endpoint)
     }
+
+    /// What hiredis says when a socket timeout expires.
+    private static let timeoutReason = String(cString: strerror(EAGAIN))
 
     /// Appends one command to hiredis's output buffer, binary-safe.
     private func appendCommand(_ arguments: [[UInt8]], to context: UnsafeMutablePointer<redisContext>) {

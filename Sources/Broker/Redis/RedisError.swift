@@ -20,6 +20,10 @@ public struct RedisError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let server = Code(name: "server")
         /// The connection broke while the command was in flight: it may or may not have run.
         public static let connectionLost = Code(name: "connectionLost")
+        /// No reply within the configured command timeout (the server is
+        /// frozen or unreachable): the connection was dropped and the next
+        /// command makes a new one. The command may or may not have run.
+        public static let timedOut = Code(name: "timedOut")
         /// The client was closed.
         public static let closed = Code(name: "closed")
     }
@@ -60,6 +64,7 @@ public struct RedisError: Error, CustomStringConvertible, Sendable, Equatable {
         case .authenticationFailed where command == "AUTH": "cannot authenticate to \(server): \(message)"
         case .authenticationFailed: "\(server) refused \(command): \(message)"
         case .connectionLost: "Redis \(command): the connection to \(server) was lost (\(message)); the command may or may not have run"
+        case .timedOut: "Redis \(command): no reply from \(server) \(message); the connection was dropped and the command may or may not have run"
         default: "Redis \(command): \(message)"
         }
     }

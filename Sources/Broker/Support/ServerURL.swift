@@ -46,10 +46,10 @@ struct ServerURL: Equatable {
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             if let colon = credentials.firstIndex(of: ":") {
-                user = try Self.decode(credentials[..<colon], in: text)
-                password = try Self.decode(credentials[credentials.index(after: colon)...], in: text)
+                user = try Self.decode(credentials[..<colon], in: text, naming: "the user name")
+                password = try Self.decode(credentials[credentials.index(after: colon)...], in: text, naming: "the password")
             } else {
-                user = try Self.decode(credentials, in: text)
+                user = try Self.decode(credentials, in: text, naming: "the user name")
             }
             rest = rest[rest.index(after: at)...]
         }
@@ -82,19 +82,21 @@ struct ServerURL: Equatable {
         }
     }
 
-    private static func decode(_ text: Substring, in url: String) throws(URLFormatError) -> String {
+    /// Percent-decodes `text`; an error names it as `naming` (so that a
+    /// password is never quoted), or quotes it when `naming` is nil.
+    private static func decode(_ text: Substring, in url: String, naming: String? = nil) throws(URLFormatError) -> String {
         guard text.contains("%") else { return String(text) }
         var bytes: [UInt8] = []
         var utf8 = text.utf8[...]
         while let byte = utf8.popFirst() {
             guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
             guard let high = utf8.popFirst().flatMap(hexValue), let low = utf8.popFirst().flatMap(hexValue) else {
-                throw URLFormatError(url: url, problem: "bad percent-escape in '\(text)'")
+                throw URLFormatError(url: url, problem: "bad percent-escape in \(naming ?? "'\(text)'")")
             }
             bytes.append(high << 4 | low)
         }
         guard let decoded = String(validating: bytes, as: UTF8.self) else {
-            throw URLFormatError(url: url, problem: "percent-escapes in '\(text)' are not UTF-8")
+            throw URLFormatError(url: url, problem: "percent-escapes in \(naming ?? "'\(text)'") are not UTF-8")
         }
         return decoded
     }
@@ -109,7 +111,8 @@ struct ServerURL: Equatable {
     }
 }
 
-/// A server URL that could not be understood. The password, if any, is masked.
+/// A server URL that could not be understood. The password, if any, is
+/// masked, in the URL and in the problem (see `Redaction`).
 public struct URLFormatError: Error, CustomStringConvertible, Equatable {
     /// The URL as given, with any password replaced by `***`.
     public let url: String
@@ -117,20 +120,11 @@ public struct URLFormatError: Error, CustomStringConvertible, Equatable {
     public let problem: String
 
     init(url: String, problem: String) {
-        self.url = Self.masked(url)
-        self.problem = problem
+        self.url = Redaction.url(url)
+        self.problem = Redaction.problem(problem, about: url)
     }
 
     public var description: String { "malformed URL '\(url)': \(problem)" }
-
-    /// `scheme://user:secret@host` → `scheme://user:***@host`.
-    static func masked(_ url: String) -> String {
-        guard let schemeEnd = url.rangeOfSchemeSeparator(),
-              let at = url[schemeEnd.upperBound...].lastIndex(of: "@") else { return url }
-        let credentials = url[schemeEnd.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
-    }
 }
 
 extension String {
