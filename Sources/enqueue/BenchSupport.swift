@@ -162,7 +162,7 @@ final class BenchFleet: @unchecked Sendable {
     func waitUntilServing(_ client: GreenroomClient, type: String) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            let partitions = (try? await client.status().partitions.filter { $0.type == type }) ?? []
+            let partitions = (try? await client.status(types: [type]).partitions.filter { $0.type == type }) ?? []
             if !partitions.isEmpty, partitions.allSatisfy({ $0.owner != nil }) { return }
             try await Task.sleep(for: .milliseconds(100))
         }

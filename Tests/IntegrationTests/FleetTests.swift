@@ -31,7 +31,7 @@ struct FleetTests {
             workers.append(try await fleet.startWorker("w2", leaseSeconds: 3))
             workers.append(try await fleet.startWorker("w3", leaseSeconds: 3))
             _ = try await waitForFullOwnership(fleet, "counter", workers: 3)
-            let owners = try await fleet.client.status().partitions.filter { $0.type == fleet.type("counter") }.compactMap(\.owner)
+            let owners = try await fleet.client.status(types: [fleet.type("counter")]).partitions.filter { $0.type == fleet.type("counter") }.compactMap(\.owner)
             let load = Dictionary(grouping: owners, by: { $0 }).mapValues(\.count)
             #expect(load.count == 3 && load.values.allSatisfy { $0 <= 7 }, "3 workers × 16 partitions: \(load)")
 

@@ -37,7 +37,7 @@ struct ProcessFleet: Sendable {
     /// How many of `type`'s partitions have a lease holder, and how many
     /// distinct holders there are.
     func ownership(of builtIn: String) async throws -> (owned: Int, owners: Set<String>) {
-        let status = try await client.status()
+        let status = try await client.status(types: [type(builtIn)])
         let partitions = status.partitions.filter { $0.type == type(builtIn) }
         let owners = partitions.compactMap(\.owner)
         return (owners.count, Set(owners))

@@ -54,7 +54,7 @@ struct ServiceGroupTests {
             #expect(await runtime.inFlight() == 0)
             // Whatever the worker had taken was finished; the rest waits in the queue, none lost.
             let applied = try JSONDecoder().decode([String: Int].self, from: Data(try await client.state(of: counter)))["count"] ?? 0
-            let queued = try await within(30, "queue depth") { try await client.status().partitions.filter { $0.type == type }.map { Int($0.depth ?? 0) }.reduce(0, +) }
+            let queued = try await within(30, "queue depth") { try await client.status(types: [type]).partitions.filter { $0.type == type }.map { Int($0.depth ?? 0) }.reduce(0, +) }
             #expect(applied + queued == 200, "applied \(applied) + still queued \(queued)")
         } catch {
             running.cancel()

@@ -32,14 +32,16 @@ public struct FleetStatus: Codable, Sendable {
 extension GreenroomClient {
     /// Reads the fleet's state from Redis and RabbitMQ. `leaseMilliseconds` is
     /// how long a silent worker still counts as live (the workers' lease TTL).
-    public func status(leaseMilliseconds: Int = 6_000) async throws -> FleetStatus {
+    /// With `types`, only their partitions are inspected (each partition costs
+    /// a Redis and a RabbitMQ round trip).
+    public func status(leaseMilliseconds: Int = 6_000, types only: Set<String>? = nil) async throws -> FleetStatus {
         let members = try await Membership(redis: redis).live(ttlMilliseconds: leaseMilliseconds)
         let types = try await redis.send("HGETALL", RedisLayout.types).array ?? []
         let leases = Leases(redis: redis)
         var channel = try await amqp.openChannel()
         var partitions: [FleetStatus.Partition] = []
         for index in stride(from: 0, to: types.count - 1, by: 2) {
-            guard let type = types[index].string, let count = types[index + 1].integer else { continue }
+            guard let type = types[index].string, let count = types[index + 1].integer, only?.contains(type) ?? true else { continue }
             for partition in 0..<Int(count) {
                 let id = PartitionID(type: type, index: partition)
                 let queue = id.queue
