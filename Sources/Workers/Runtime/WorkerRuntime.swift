@@ -98,6 +98,10 @@ public final class WorkerRuntime: Service, Sendable {
         var mailboxes: Mailboxes<Delivered>?
         var stopping = false
         var abandoned = false
+        /// Counts the connection sessions: errors reported by an older one are stale.
+        var session = 0
+        /// Set while the worker reconnects after losing a server.
+        var reconnecting: Task<Void, Never>?
     }
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "greenroom.worker")) {
@@ -111,9 +115,11 @@ public final class WorkerRuntime: Service, Sendable {
 
     /// `Service`: starts, runs until a graceful shutdown is asked for (then
     /// drains and returns) or until an error the worker cannot recover from
-    /// (then drains what it can and throws it, so a supervisor restarts the
-    /// process). Cancelled — a second signal — it closes its connections at
-    /// once: what was not acked is redelivered to the next owner.
+    /// (then drains what it can and throws it). Losing RabbitMQ or Redis is
+    /// not such an error: the worker drops its partitions, reconnects with
+    /// backoff and takes them again, in the same process. Cancelled — a
+    /// second signal — it closes its connections at once: what was not
+    /// acked is redelivered to the next owner.
     public func run() async throws {
         try await withTaskCancellationHandler {
             try await start()
@@ -131,7 +137,9 @@ public final class WorkerRuntime: Service, Sendable {
     }
 
     /// Connects, declares the topology, takes this worker's partitions and
-    /// starts consuming. Returns once the worker is running.
+    /// starts consuming. Returns once the worker is running. A server that
+    /// cannot be reached *here* is an error (a wrong URL should not look like
+    /// an outage); once running, the worker reconnects by itself.
     public func start() async throws {
         let configuration = configuration
         guard !configuration.types.isEmpty else { throw WorkerConfigurationError(.noTypes, "no actor types to host") }
@@ -141,16 +149,29 @@ public final class WorkerRuntime: Service, Sendable {
         guard configuration.heartbeatMilliseconds >= 50, configuration.leaseMilliseconds >= 2 * configuration.heartbeatMilliseconds else {
             throw WorkerConfigurationError(.leaseTooShort, "the lease TTL must be at least twice the heartbeat interval (and the heartbeat at least 50 ms)")
         }
+        do {
+            try await startSession()
+        } catch {
+            await closeSession()
+            throw error
+        }
+    }
+
+    /// One session: connections, topology, pipeline and partition ownership,
+    /// all kept in `state` as they are made, so `closeSession` can undo a
+    /// session that failed half-way.
+    private func startSession() async throws {
+        let configuration = configuration
+        let session = state.withLock { $0.session += 1; return $0.session }
         var amqpConfiguration = configuration.amqp
         amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) consume"
         let consuming = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
+        state.withLock { $0.amqp = [consuming] }
         amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) publish"
         let publishing = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
+        state.withLock { $0.amqp.append(publishing) }
         let redis = try await RedisClient.connect(configuration.redis, logger: logger)
-        state.withLock {
-            $0.amqp = [consuming, publishing]
-            $0.redis = redis
-        }
+        state.withLock { $0.redis = redis }
 
         let store = ActorStore(redis: redis)
         try await redis.load(CommitScript.script)
@@ -177,7 +198,7 @@ public final class WorkerRuntime: Service, Sendable {
                             concurrency: configuration.concurrency),
             hooks: configuration.hooks, logger: logger,
             onFenced: { run in ownershipBox.withLock { $0 }?.fenced(run) },
-            onFatal: { [weak self] error in self?.fail(error) })
+            onFatal: { [weak self] error in self?.fail(error, session: session) })
         let mailboxes = Mailboxes<Delivered>(maximumRun: Int(configuration.prefetch)) { _, run in
             await pipeline.process(run)
         }
@@ -191,7 +212,9 @@ public final class WorkerRuntime: Service, Sendable {
                             leaseMilliseconds: configuration.leaseMilliseconds, heartbeatMilliseconds: configuration.heartbeatMilliseconds, me: me),
             redis: redis,
             startRun: { [unowned self] partition, epoch in
-                try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes)
+                try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes) { run, error in
+                    self.consumerEnded(run, error, ownership: ownershipBox.withLock { $0 }, session: session)
+                }
             },
             logger: logger)
         ownershipBox.withLock { $0 = ownership }
@@ -205,23 +228,104 @@ public final class WorkerRuntime: Service, Sendable {
     }
 
     /// Opens a partition's consumer under `epoch` and starts its consume loop.
+    /// The queue is declared again first: if it was deleted (the broker then
+    /// cancelled the previous consumer), taking the partition brings it back.
     private func startRun(_ partition: PartitionID, epoch: Epoch, on connection: AMQPConnection, store: ActorStore,
-                          pipeline: TurnPipeline, mailboxes: Mailboxes<Delivered>) async throws -> (run: PartitionRun, loop: Task<Void, Never>) {
+                          pipeline: TurnPipeline, mailboxes: Mailboxes<Delivered>,
+                          ended: @escaping @Sendable (PartitionRun, any Error) -> Void) async throws -> (run: PartitionRun, loop: Task<Void, Never>) {
         let window = configuration.dedupWindow
         let channel = try await connection.openChannel()
+        try await Topology.declarePartition(partition, queueType: configuration.queueType, on: channel)
         try await channel.setPrefetch(configuration.prefetch)
         let consumer = try await channel.consume(queue: partition.queue)
         let committer = CommitCoalescer { groups in
             try await store.commit(groups, in: partition, epoch: epoch, window: window)
         }
         let run = PartitionRun(partition: partition, epoch: epoch, consumer: consumer, committer: committer)
-        let loop = Task { await self.consume(run, pipeline: pipeline, mailboxes: mailboxes) }
+        let loop = Task { await self.consume(run, pipeline: pipeline, mailboxes: mailboxes, ended: ended) }
         return (run, loop)
     }
 
-    /// Records an error the worker cannot recover from (a lost connection, a
-    /// cancelled consumer) and wakes `failure()` and `run()`.
-    func fail(_ error: any Error) {
+    /// A partition's consumer ended with `error`. The broker cancelled it
+    /// (its queue was deleted, `consumer_timeout`, a policy) or closed its
+    /// channel: that partition alone is dropped and taken again at the next
+    /// heartbeat — never left leased but unconsumed. A lost connection ends
+    /// the session instead.
+    func consumerEnded(_ run: PartitionRun, _ error: any Error, ownership: PartitionOwnership?, session: Int) {
+        if let amqp = error as? AMQPError, amqp.code == .consumerCancelled || amqp.code == .channelClosed, let ownership {
+            logger.warning("RabbitMQ ended a partition's consumer: dropping the partition, to take it again",
+                           metadata: ["partition": "\(run.partition.queue)", "error": "\(error)"])
+            ownership.consumerLost(run)
+        } else {
+            fail(error, session: session)
+        }
+    }
+
+    /// Reports an error of connection session `session`. A server going
+    /// away starts a reconnect; anything else ends the worker and wakes
+    /// `failure()` and `run()`. Reports from an older session are stale.
+    func fail(_ error: any Error, session: Int) {
+        guard Reconnection.isInfrastructureFailure(error) else { return end(with: error) }
+        state.withLock { state in
+            guard session == state.session, state.reconnecting == nil, !state.stopping, state.end.ended == nil else { return }
+            state.reconnecting = Task { await self.reconnect(after: error) }
+        }
+    }
+
+    /// Drops the session (as cancellation does: every partition lost, the
+    /// connections closed, so the broker requeues what was unacked; a late
+    /// commit of the old session meets fencing or a moved version), then
+    /// starts a new one with the same worker id, retrying with backoff until
+    /// the servers are back, a stop is asked for, or an error is not an outage.
+    private func reconnect(after cause: any Error) async {
+        logger.error("lost a connection to RabbitMQ or Redis: dropping every partition and reconnecting",
+                     metadata: ["worker": "\(configuration.workerID)", "error": "\(cause)"])
+        await closeSession()
+        var random = SystemRandomNumberGenerator()
+        var attempt = 0
+        while !Task.isCancelled {
+            let pause = Reconnection.delay(beforeAttempt: attempt, using: &random)
+            try? await Task.sleep(for: pause)
+            if Task.isCancelled { break }
+            attempt += 1
+            do {
+                try await startSession()
+                logger.notice("reconnected", metadata: ["worker": "\(configuration.workerID)", "attempts": "\(attempt)"])
+                break
+            } catch let outage where Reconnection.isInfrastructureFailure(outage) {
+                await closeSession()
+                logger.warning("cannot reconnect yet; trying again", metadata: [
+                    "attempt": "\(attempt)", "error": "\(outage)",
+                    "next": "\(Reconnection.delay(beforeAttempt: attempt, using: &random))"])
+            } catch {
+                await closeSession()
+                end(with: error)
+                break
+            }
+        }
+        state.withLock { $0.reconnecting = nil }
+    }
+
+    /// Drops the current session: every partition lost, connections closed.
+    /// Its turns stop at their next step; its mailboxes empty by themselves.
+    private func closeSession() async {
+        let (connections, redis, ownership) = state.withLock { state in
+            defer {
+                state.amqp = []
+                state.redis = nil
+                state.ownership = nil
+                state.mailboxes = nil
+            }
+            return (state.amqp, state.redis, state.ownership)
+        }
+        ownership?.abandonAll()
+        for connection in connections { await connection.close() }
+        await redis?.close()
+    }
+
+    /// Records an error the worker cannot recover from (configuration, a
+    /// refused login or permission) and wakes `failure()` and `run()`.
+    private func end(with error: any Error) {
         let waiters = state.withLock { $0.end.finish(with: error) }
         guard let waiters else { return }  // already ending: one report is enough
         logger.critical("worker cannot go on", metadata: ["error": "\(error)"])
@@ -243,8 +347,9 @@ public final class WorkerRuntime: Service, Sendable {
     }
 
     /// Returns when the worker has hit an error it cannot recover from, such
-    /// as a lost connection; the process should shut down and exit non-zero
-    /// so its supervisor restarts it. Unacked messages go to the next owner.
+    /// as a refused login or a partition count that does not match; the
+    /// process should shut down and exit non-zero. A lost connection is not
+    /// one: the worker reconnects by itself (see `run()`).
     public func failure() async -> any Error {
         await withCheckedContinuation { continuation in
             let error = state.withLock { $0.end.waitForFailure(continuation) }
@@ -259,13 +364,17 @@ public final class WorkerRuntime: Service, Sendable {
     /// Graceful shutdown: stop consuming, finish and ack in-flight turns,
     /// release leases, close connections. Idempotent.
     public func shutdown() async {
-        let (ownership, alreadyStopping) = state.withLock { state in
+        let (reconnecting, alreadyStopping) = state.withLock { state in
             defer { state.stopping = true }
-            return (state.ownership, state.stopping)
+            return (state.reconnecting, state.stopping)
         }
         guard !alreadyStopping else { return }
         logger.info("worker stopping: finishing in-flight turns", metadata: ["worker": "\(configuration.workerID)"])
-        await ownership?.stop()
+        // During an outage: stop waiting for the servers (a session that
+        // came up meanwhile is drained like any other).
+        reconnecting?.cancel()
+        await reconnecting?.value
+        await state.withLock { $0.ownership }?.stop()
         await state.withLock { $0.mailboxes }?.waitUntilIdle()
         let (connections, redis) = state.withLock { ($0.amqp, $0.redis) }
         for connection in connections { await connection.close() }
@@ -277,10 +386,11 @@ public final class WorkerRuntime: Service, Sendable {
     /// the broker requeues what was not acked, and the draining that was
     /// under way ends within a backoff pause.
     private func abandon() {
-        let (connections, redis, ownership) = state.withLock { state in
+        let (connections, redis, ownership, reconnecting) = state.withLock { state in
             state.abandoned = true
-            return (state.amqp, state.redis, state.ownership)
+            return (state.amqp, state.redis, state.ownership, state.reconnecting)
         }
+        reconnecting?.cancel()
         ownership?.abandonAll()
         requestStop()
         Task {
