@@ -169,6 +169,18 @@ final class AMQPChannelState {
         }
     }
 
+    /// Fails the publishes numbered `sequences` that are still unconfirmed
+    /// with `error` (their confirm wait timed out); a later confirm for one
+    /// of them finds nothing to resolve.
+    func expireConfirms(_ sequences: Range<UInt64>, error: AMQPError) {
+        for sequence in sequences {
+            pendingPublishes.removeValue(forKey: sequence)?.complete(.failure(error))
+        }
+        while lowestUnconfirmed < nextPublishSequence, pendingPublishes[lowestUnconfirmed] == nil {
+            lowestUnconfirmed += 1
+        }
+    }
+
     /// Marks the oldest matching unconfirmed publish as returned. The broker
     /// returns messages in publish order, so the oldest match is the right one.
     func markReturned(exchange: String, routingKey: String, messageID: String?, error: AMQPError) {

@@ -9,11 +9,15 @@ final class FleetPublisher: Sendable {
     let channel: AMQPChannel
     let store: ActorStore
     let workerID: String
+    /// How long a publish waits for the broker's confirms before it counts
+    /// as failed (and the turn's finish is tried again), rather than hang.
+    let confirmTimeout: Duration
 
-    init(channel: AMQPChannel, store: ActorStore, workerID: String) {
+    init(channel: AMQPChannel, store: ActorStore, workerID: String, confirmTimeout: Duration = .seconds(30)) {
         self.channel = channel
         self.store = store
         self.workerID = workerID
+        self.confirmTimeout = confirmTimeout
     }
 
     /// The AMQP form of an actor message (docs/PROTOCOL.md).
@@ -58,7 +62,7 @@ final class FleetPublisher: Sendable {
                     routingKey: queue))
             }
         }
-        let results = try await channel.publish(publications)
+        let results = try await channel.publish(publications, confirmTimeout: confirmTimeout)
         var deadLetters: [AMQPPublication] = []
         for (publication, result) in zip(publications, results) {
             if case .failure(let error) = result {
@@ -98,7 +102,7 @@ final class FleetPublisher: Sendable {
 
     func publishDeadLetters(_ publications: [AMQPPublication]) async throws {
         guard !publications.isEmpty else { return }
-        for result in try await channel.publish(publications) {
+        for result in try await channel.publish(publications, confirmTimeout: confirmTimeout) {
             try result.get()
         }
     }

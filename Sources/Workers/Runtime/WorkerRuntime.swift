@@ -54,6 +54,9 @@ public final class WorkerRuntime: Service, Sendable {
         public var heartbeatMilliseconds: Int
         /// Observers of every turn (metrics, tracing, fault injection in tests).
         public var hooks: [any TurnHooks]
+        /// How long publishing a turn's sends or a dead letter waits for the
+        /// broker's confirms; past it the publish failed and is tried again.
+        public var confirmTimeout: Duration = .seconds(30)
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
@@ -178,7 +181,8 @@ public final class WorkerRuntime: Service, Sendable {
         let publishChannel = try await publishing.openChannel()
         try await publishChannel.enableConfirms()
         try await Topology.declareShared(on: publishChannel)
-        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID)
+        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID,
+                                       confirmTimeout: configuration.confirmTimeout)
 
         for type in configuration.types {
             // The partition count is checked (and recorded) first: a worker
