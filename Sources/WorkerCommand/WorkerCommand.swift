@@ -83,6 +83,9 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between membership heartbeats and lease renewals (GREENROOM_HEARTBEAT).")
     var heartbeat: Double = env("GREENROOM_HEARTBEAT").flatMap { Double($0) } ?? 1
 
+    @Option(name: .customLong("turn-deadline"), help: "Seconds a turn may run before it counts as a failed attempt (GREENROOM_TURN_DEADLINE).")
+    var turnDeadline: Double = env("GREENROOM_TURN_DEADLINE").flatMap { Double($0) } ?? 30
+
     @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
     var queueType: QueueType = env("GREENROOM_QUEUE_TYPE").flatMap(QueueType.init(rawValue:)) ?? .classic
 
@@ -96,7 +99,7 @@ public struct WorkerCommand: AsyncParsableCommand {
     /// Settings read from the environment must parse like their flags do:
     /// a typo must not silently mean the default.
     static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS"]
-    static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT"]
+    static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT", "GREENROOM_TURN_DEADLINE"]
 
     public func validate() throws {
         for name in Self.wholeNumberEnvironment {
@@ -120,6 +123,7 @@ public struct WorkerCommand: AsyncParsableCommand {
         guard heartbeat >= 0.05, leaseTTL >= 2 * heartbeat else {
             throw ValidationError("--lease-ttl (\(leaseTTL) s) must be at least twice --heartbeat (\(heartbeat) s), and --heartbeat at least 0.05 s")
         }
+        guard turnDeadline > 0 else { throw ValidationError("--turn-deadline must be more than 0 seconds, not \(turnDeadline)") }
         guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
         guard (1...4096).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 4096, not \(partitions)") }
         if let text = Self.env("GREENROOM_QUEUE_TYPE"), QueueType(rawValue: text) == nil {
@@ -144,15 +148,16 @@ public struct WorkerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "greenroom.worker")
-        let runtime = WorkerRuntime(configuration: .init(
+        var configuration = WorkerRuntime.Configuration(
             amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL),
             types: typeNames.compactMap { name in
                 Self.builtIns[name].map { typeSuffix == nil ? $0 : $0.renamed("\(name)-\(typeSuffix!)") }
             }, partitions: partitions, concurrency: concurrency,
             prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations,
             leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000),
-            hooks: try WorkerHosting.current.withLock { $0 }.hooks()),
-            logger: logger)
+            hooks: try WorkerHosting.current.withLock { $0 }.hooks())
+        configuration.turnDeadline = .milliseconds(Int(turnDeadline * 1_000))
+        let runtime = WorkerRuntime(configuration: configuration, logger: logger)
         // The first SIGTERM/SIGINT drains the worker gracefully; a second one
         // cancels it: connections close at once and the broker redelivers
         // whatever was not acked to the next owner. (A ServiceGroup refuses

@@ -57,6 +57,9 @@ public final class WorkerRuntime: Service, Sendable {
         /// How long publishing a turn's sends or a dead letter waits for the
         /// broker's confirms; past it the publish failed and is tried again.
         public var confirmTimeout: Duration = .seconds(30)
+        /// How long a turn may run, for types that set no `turnDeadline` of
+        /// their own; past it the turn counts as a failed attempt.
+        public var turnDeadline: Duration = HostedType.defaultTurnDeadline
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
@@ -196,8 +199,13 @@ public final class WorkerRuntime: Service, Sendable {
         }
 
         let ownershipBox = Mutex<PartitionOwnership?>(nil)
+        let types = configuration.types.map { type in
+            var type = type
+            type.turnDeadline = type.turnDeadline ?? configuration.turnDeadline
+            return type
+        }
         let pipeline = TurnPipeline(
-            types: configuration.types, store: store, publisher: publisher,
+            types: types, store: store, publisher: publisher,
             settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations,
                             concurrency: configuration.concurrency),
             hooks: configuration.hooks, logger: logger,
