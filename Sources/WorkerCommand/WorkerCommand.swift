@@ -86,6 +86,9 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("turn-deadline"), help: "Seconds a turn may run before it counts as a failed attempt (GREENROOM_TURN_DEADLINE).")
     var turnDeadline: Double = env("GREENROOM_TURN_DEADLINE").flatMap { Double($0) } ?? 30
 
+    @Option(name: .customLong("drain-timeout"), help: "Seconds a graceful stop waits for in-flight turns; then the rest is requeued (GREENROOM_DRAIN_TIMEOUT).")
+    var drainTimeout: Double = env("GREENROOM_DRAIN_TIMEOUT").flatMap { Double($0) } ?? 30
+
     @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
     var queueType: QueueType = env("GREENROOM_QUEUE_TYPE").flatMap(QueueType.init(rawValue:)) ?? .classic
 
@@ -99,7 +102,7 @@ public struct WorkerCommand: AsyncParsableCommand {
     /// Settings read from the environment must parse like their flags do:
     /// a typo must not silently mean the default.
     static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS"]
-    static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT", "GREENROOM_TURN_DEADLINE"]
+    static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT", "GREENROOM_TURN_DEADLINE", "GREENROOM_DRAIN_TIMEOUT"]
 
     public func validate() throws {
         for name in Self.wholeNumberEnvironment {
@@ -123,6 +126,7 @@ public struct WorkerCommand: AsyncParsableCommand {
         guard heartbeat >= 0.05, leaseTTL >= 2 * heartbeat else {
             throw ValidationError("--lease-ttl (\(leaseTTL) s) must be at least twice --heartbeat (\(heartbeat) s), and --heartbeat at least 0.05 s")
         }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must be 0 seconds or more, not \(drainTimeout)") }
         guard turnDeadline > 0 else { throw ValidationError("--turn-deadline must be more than 0 seconds, not \(turnDeadline)") }
         guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
         guard (1...4096).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 4096, not \(partitions)") }
@@ -157,6 +161,7 @@ public struct WorkerCommand: AsyncParsableCommand {
             leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000),
             hooks: try WorkerHosting.current.withLock { $0 }.hooks())
         configuration.turnDeadline = .milliseconds(Int(turnDeadline * 1_000))
+        configuration.drainTimeout = .milliseconds(Int(drainTimeout * 1_000))
         let runtime = WorkerRuntime(configuration: configuration, logger: logger)
         // The first SIGTERM/SIGINT drains the worker gracefully; a second one
         // cancels it: connections close at once and the broker redelivers

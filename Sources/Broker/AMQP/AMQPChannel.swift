@@ -1,5 +1,3 @@
-import Synchronization
-
 /// An AMQP channel: declare topology, publish, consume and acknowledge.
 ///
 /// A channel is a lightweight handle; all work happens on the connection's
@@ -103,8 +101,30 @@ public final class AMQPChannel: Sendable {
 
     /// Puts the channel in confirm mode: from now on `publish` returns only
     /// once the broker has taken responsibility for the message.
-    public func enableConfirms() async throws {
+    ///
+    /// With `timeout`, a message the broker has not confirmed that long after
+    /// it was sent (a broker that stopped reading — a memory or disk alarm
+    /// blocks publishers — or a lost confirm) fails with `.timedOut`: it may
+    /// or may not have been stored, so publish it again (receivers dedupe by
+    /// id). A confirm that arrives later is ignored. The channel checks a few
+    /// times per `timeout` (at most every second), not per message.
+    public func enableConfirms(timeout: Duration? = nil) async throws {
         try await rpc(.confirmSelect) { channel in channel.confirmMode = true }
+        guard let timeout else { return }
+        let interval = min(max(timeout / 4, .milliseconds(50)), .seconds(1))
+        Task { [weak self] in
+            while true {
+                try? await Task.sleep(for: interval)
+                guard let self, self.closedBecause == nil else { return }
+                try? await self.onChannel("expiring unconfirmed publishes") { (_, channel, continuation: CheckedContinuation<Void, any Error>) in
+                    channel.expireConfirms(sentBefore: .now - timeout) { publish in
+                        AMQPError(code: .timedOut, operation: "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)'",
+                                  detail: "the broker did not confirm within \(timeout) (unconfirmed: it may or may not have been stored)")
+                    }
+                    continuation.resume()
+                }
+            }
+        }
     }
 
     /// Publishes a message.
@@ -124,40 +144,12 @@ public final class AMQPChannel: Sendable {
     /// thread, and waits until the broker has confirmed (or refused) each.
     /// Returns one result per message, in order: a returned or nacked message
     /// fails alone. Throws only when the channel or connection is unusable.
-    ///
-    /// With `confirmTimeout`, a message the broker has not confirmed by then
-    /// (a broker that stopped reading — a memory or disk alarm blocks
-    /// publishers — or a lost confirm) fails with `.timedOut`: it may or may
-    /// not have been stored, so publish it again (receivers dedupe by id).
-    /// A confirm that arrives later is ignored.
-    public func publish(_ publications: [AMQPPublication], confirmTimeout: Duration? = nil) async throws -> [Result<Void, AMQPError>] {
+    public func publish(_ publications: [AMQPPublication]) async throws -> [Result<Void, AMQPError>] {
         guard !publications.isEmpty else { return [] }
         let operation = publications.count == 1 ? publications[0].operation : "publishing \(publications.count) messages"
         let number = number
-        let sequences = SequenceRange()
-        let expiry = confirmTimeout.map { timeout in
-            Task {
-                try await Task.sleep(for: timeout)
-                // (Not sent yet means the connection thread is behind: wait for it.)
-                var range = sequences.value.withLock { $0 }
-                while range == nil {
-                    try await Task.sleep(for: .milliseconds(50))
-                    range = sequences.value.withLock { $0 }
-                }
-                guard let range else { return }
-                try await self.onChannel("expiring unconfirmed publishes") { (_, channel, continuation: CheckedContinuation<Void, any Error>) in
-                    channel.expireConfirms(range, error: AMQPError(
-                        code: .timedOut, operation: operation,
-                        detail: "the broker did not confirm within \(timeout) (unconfirmed: it may or may not have been stored)"))
-                    continuation.resume()
-                }
-            }
-        }
-        defer { expiry?.cancel() }
         return try await onChannel(operation) { core, channel, continuation in
             let collector = ResultGatherer(count: publications.count, continuation: continuation)
-            let first = channel.nextPublishSequence
-            defer { sequences.value.withLock { $0 = first..<channel.nextPublishSequence } }
             for (index, publication) in publications.enumerated() {
                 guard core.send(.basicPublish(publication), on: number, operation: operation) else {
                     let error = core.terminalError ?? AMQPError(code: .connectionClosed, operation: operation)
@@ -308,9 +300,4 @@ public struct AMQPPublication: Sendable {
         self.routingKey = routingKey
         self.mandatory = mandatory
     }
-}
-
-/// The publish sequence numbers one `publish` call took, once it has sent.
-private final class SequenceRange: Sendable {
-    let value = Mutex<Range<UInt64>?>(nil)
 }

@@ -9,15 +9,14 @@ final class FleetPublisher: Sendable {
     let channel: AMQPChannel
     let store: ActorStore
     let workerID: String
-    /// How long a publish waits for the broker's confirms before it counts
-    /// as failed (and the turn's finish is tried again), rather than hang.
-    let confirmTimeout: Duration
 
-    init(channel: AMQPChannel, store: ActorStore, workerID: String, confirmTimeout: Duration = .seconds(30)) {
+    /// `channel` is in confirm mode, with a timeout (`enableConfirms(timeout:)`):
+    /// a publish the broker does not confirm in time fails, and the turn's
+    /// finish is tried again, rather than hang.
+    init(channel: AMQPChannel, store: ActorStore, workerID: String) {
         self.channel = channel
         self.store = store
         self.workerID = workerID
-        self.confirmTimeout = confirmTimeout
     }
 
     /// The AMQP form of an actor message (docs/PROTOCOL.md).
@@ -62,7 +61,7 @@ final class FleetPublisher: Sendable {
                     routingKey: queue))
             }
         }
-        let results = try await channel.publish(publications, confirmTimeout: confirmTimeout)
+        let results = try await channel.publish(publications)
         var deadLetters: [AMQPPublication] = []
         for (publication, result) in zip(publications, results) {
             if case .failure(let error) = result {
@@ -102,7 +101,7 @@ final class FleetPublisher: Sendable {
 
     func publishDeadLetters(_ publications: [AMQPPublication]) async throws {
         guard !publications.isEmpty else { return }
-        for result in try await channel.publish(publications, confirmTimeout: confirmTimeout) {
+        for result in try await channel.publish(publications) {
             try result.get()
         }
     }

@@ -60,6 +60,9 @@ public final class WorkerRuntime: Service, Sendable {
         /// How long a turn may run, for types that set no `turnDeadline` of
         /// their own; past it the turn counts as a failed attempt.
         public var turnDeadline: Duration = HostedType.defaultTurnDeadline
+        /// How long a graceful shutdown waits for the admitted turns to finish
+        /// and ack; then what is left is dropped (the broker requeues it).
+        public var drainTimeout: Duration = .seconds(30)
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
@@ -182,10 +185,9 @@ public final class WorkerRuntime: Service, Sendable {
         let store = ActorStore(redis: redis)
         try await redis.load(CommitScript.script)
         let publishChannel = try await publishing.openChannel()
-        try await publishChannel.enableConfirms()
+        try await publishChannel.enableConfirms(timeout: configuration.confirmTimeout)
         try await Topology.declareShared(on: publishChannel)
-        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID,
-                                       confirmTimeout: configuration.confirmTimeout)
+        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID)
 
         for type in configuration.types {
             // The partition count is checked (and recorded) first: a worker
@@ -386,12 +388,41 @@ public final class WorkerRuntime: Service, Sendable {
         // came up meanwhile is drained like any other).
         reconnecting?.cancel()
         await reconnecting?.value
-        await state.withLock { $0.ownership }?.stop()
-        await state.withLock { $0.mailboxes }?.waitUntilIdle()
+        let (ownership, mailboxes) = state.withLock { ($0.ownership, $0.mailboxes) }
+        let drained = await Self.finishes(within: configuration.drainTimeout) {
+            await ownership?.stop()
+            await mailboxes?.waitUntilIdle()
+        }
+        if !drained {
+            // A turn that outlasts the drain (a slow or hung behaviour, retries):
+            // drop what is left; closing the connections requeues it in order.
+            logger.warning("the drain did not finish within the drain timeout: dropping what is left for the broker to requeue",
+                           metadata: ["worker": "\(configuration.workerID)", "timeout": "\(configuration.drainTimeout)"])
+            ownership?.abandonAll()
+        }
         let (connections, redis) = state.withLock { ($0.amqp, $0.redis) }
         for connection in connections { await connection.close() }
         await redis?.close()
         logger.info("worker stopped", metadata: ["worker": "\(configuration.workerID)"])
+    }
+
+    /// Runs `body` in a task of its own; true if it finished within `limit`,
+    /// false if the wait gave up first (the task goes on by itself).
+    private static func finishes(within limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        let work = Task { await body() }
+        let timer = Task { try? await Task.sleep(for: limit) }
+        return await withCheckedContinuation { continuation in
+            let first = ResumeOnce(continuation)
+            Task {
+                await work.value
+                first.resume(true)
+                timer.cancel()
+            }
+            Task {
+                await timer.value
+                first.resume(false)
+            }
+        }
     }
 
     /// Cancellation: drop every partition and close the connections now;
@@ -421,6 +452,22 @@ public final class WorkerRuntime: Service, Sendable {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Resumes a continuation with the first value offered; later ones are ignored.
+final class ResumeOnce<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: Value) {
+        continuation.withLock { continuation in
+            defer { continuation = nil }
+            return continuation
+        }?.resume(returning: value)
     }
 }
 
