@@ -111,6 +111,9 @@ public final class WorkerRuntime: Service, Sendable {
         var session = 0
         /// Set while the worker reconnects after losing a server.
         var reconnecting: Task<Void, Never>?
+        /// A loss of the session being started, reported before the
+        /// reconnect finished: that reconnect must go round again.
+        var lostWhileReconnecting: (any Error)?
     }
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "greenroom.worker")) {
@@ -171,7 +174,11 @@ public final class WorkerRuntime: Service, Sendable {
     /// session that failed half-way.
     private func startSession() async throws {
         let configuration = configuration
-        let session = state.withLock { $0.session += 1; return $0.session }
+        let session = state.withLock { state in
+            state.session += 1
+            state.lostWhileReconnecting = nil
+            return state.session
+        }
         var amqpConfiguration = configuration.amqp
         amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) consume"
         let consuming = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
@@ -281,8 +288,12 @@ public final class WorkerRuntime: Service, Sendable {
     func fail(_ error: any Error, session: Int) {
         guard Reconnection.isInfrastructureFailure(error) else { return end(with: error) }
         state.withLock { state in
-            guard session == state.session, state.reconnecting == nil, !state.stopping, state.end.ended == nil else { return }
-            state.reconnecting = Task { await self.reconnect(after: error) }
+            guard session == state.session, !state.stopping, state.end.ended == nil else { return }
+            if state.reconnecting == nil {
+                state.reconnecting = Task { await self.reconnect(after: error) }
+            } else {
+                state.lostWhileReconnecting = error
+            }
         }
     }
 
@@ -297,20 +308,36 @@ public final class WorkerRuntime: Service, Sendable {
         await closeSession()
         var random = SystemRandomNumberGenerator()
         var attempt = 0
+        var pause = Reconnection.delay(beforeAttempt: 0, using: &random)
         while !Task.isCancelled {
-            let pause = Reconnection.delay(beforeAttempt: attempt, using: &random)
             try? await Task.sleep(for: pause)
             if Task.isCancelled { break }
             attempt += 1
             do {
                 try await startSession()
-                logger.notice("reconnected", metadata: ["worker": "\(configuration.workerID)", "attempts": "\(attempt)"])
-                break
+                // Done, unless the new session was lost already (checked and
+                // ended under one lock, so no later loss can slip between).
+                let lost: (any Error)? = state.withLock { state in
+                    if let lost = state.lostWhileReconnecting {
+                        state.lostWhileReconnecting = nil
+                        return lost
+                    }
+                    state.reconnecting = nil
+                    return nil
+                }
+                guard let lost else {
+                    logger.notice("reconnected", metadata: ["worker": "\(configuration.workerID)", "attempts": "\(attempt)"])
+                    return
+                }
+                await closeSession()
+                pause = Reconnection.delay(beforeAttempt: attempt, using: &random)
+                logger.warning("lost the new connections at once; trying again", metadata: [
+                    "attempt": "\(attempt)", "error": "\(lost)", "next": "\(pause)"])
             } catch let outage where Reconnection.isInfrastructureFailure(outage) {
                 await closeSession()
+                pause = Reconnection.delay(beforeAttempt: attempt, using: &random)
                 logger.warning("cannot reconnect yet; trying again", metadata: [
-                    "attempt": "\(attempt)", "error": "\(outage)",
-                    "next": "\(Reconnection.delay(beforeAttempt: attempt, using: &random))"])
+                    "attempt": "\(attempt)", "error": "\(outage)", "next": "\(pause)"])
             } catch {
                 await closeSession()
                 end(with: error)
