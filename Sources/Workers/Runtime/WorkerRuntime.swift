@@ -348,19 +348,23 @@ public final class WorkerRuntime: Service, Sendable {
     }
 
     /// Drops the current session: every partition lost, connections closed.
-    /// Its turns stop at their next step; its mailboxes empty by themselves.
+    /// Its turns stop at their next step. A turn already on its way to its
+    /// commit gets a few seconds to reach the verdict before Redis closes
+    /// (fencing or the version check makes a late commit harmless; its
+    /// delivery is redelivered and meets the dedup record).
     private func closeSession() async {
-        let (connections, redis, ownership) = state.withLock { state in
+        let (connections, redis, ownership, mailboxes) = state.withLock { state in
             defer {
                 state.amqp = []
                 state.redis = nil
                 state.ownership = nil
                 state.mailboxes = nil
             }
-            return (state.amqp, state.redis, state.ownership)
+            return (state.amqp, state.redis, state.ownership, state.mailboxes)
         }
         ownership?.abandonAll()
         for connection in connections { await connection.close() }
+        if let mailboxes { _ = await Self.finishes(within: .seconds(5)) { await mailboxes.waitUntilIdle() } }
         await redis?.close()
     }
 
