@@ -33,7 +33,7 @@ enum TurnDeadline {
         from initial: State, turns: Int, deadline: Duration,
         _ turn: @escaping @Sendable (_ index: Int, _ state: inout State) async throws -> Bool
     ) async -> Outcome<State> {
-        let watch = Watch(initial)
+        let watch = Watch(initial, deadline: deadline)
         let work = Task {
             var state = initial
             for index in 0..<turns {
@@ -49,22 +49,62 @@ enum TurnDeadline {
             }
             watch.finish(failure: nil)
         }
-        let timer = Task {
-            while let started = watch.currentTurnStarted {
-                try await Task.sleep(until: started.advanced(by: deadline))
-                if watch.expire(turnStartedAt: started, TurnDeadlineExceeded(deadline: deadline)) {
-                    work.cancel()
-                    return
-                }
-            }
-        }
+        watch.attach(work)
+        Watchdog.shared.add(watch)
         let outcome = await withCheckedContinuation { watch.park($0) }
-        timer.cancel()
+        Watchdog.shared.remove(watch)
         return outcome
     }
 
-    /// The progress of one sequence, shared by its work, its timer and its waiter.
-    private final class Watch<State: Sendable>: Sendable {
+    /// A sequence the watchdog can give up on.
+    protocol Expiring: AnyObject, Sendable {
+        /// Decides the sequence as failed if its running turn started at
+        /// least its deadline before `now`; true if it did.
+        func expireIfLate(now: ContinuousClock.Instant) -> Bool
+    }
+
+    /// One task for the whole process looks for late turns, ten times a
+    /// second, rather than a timer per run (which cost as much as a short
+    /// turn, measured with `enqueue bench`).
+    final class Watchdog: Sendable {
+        static let shared = Watchdog()
+        static let tick: Duration = .milliseconds(100)
+
+        private let watched = Mutex<(sequences: [ObjectIdentifier: any Expiring], ticking: Bool)>(([:], false))
+
+        func add(_ sequence: any Expiring) {
+            let start = watched.withLock { watched in
+                watched.sequences[ObjectIdentifier(sequence)] = sequence
+                defer { watched.ticking = true }
+                return !watched.ticking
+            }
+            if start { Task { await self.patrol() } }
+        }
+
+        func remove(_ sequence: any Expiring) {
+            watched.withLock { _ = $0.sequences.removeValue(forKey: ObjectIdentifier(sequence)) }
+        }
+
+        /// Ticks while anything is watched; ends when nothing is.
+        private func patrol() async {
+            while true {
+                try? await Task.sleep(for: Self.tick)
+                let sequences: [any Expiring]? = watched.withLock { watched in
+                    if watched.sequences.isEmpty {
+                        watched.ticking = false
+                        return nil
+                    }
+                    return Array(watched.sequences.values)
+                }
+                guard let sequences else { return }
+                let now = ContinuousClock.now
+                for sequence in sequences where sequence.expireIfLate(now: now) { remove(sequence) }
+            }
+        }
+    }
+
+    /// The progress of one sequence, shared by its work, the watchdog and its waiter.
+    private final class Watch<State: Sendable>: Expiring {
         private struct Progress {
             var completed = 0
             var state: State
@@ -74,12 +114,26 @@ enum TurnDeadline {
         }
 
         private let progress: Mutex<Progress>
+        private let deadline: Duration
+        private let work = Mutex<Task<Void, Never>?>(nil)
 
-        init(_ state: State) { progress = Mutex(Progress(state: state)) }
+        init(_ state: State, deadline: Duration) {
+            progress = Mutex(Progress(state: state))
+            self.deadline = deadline
+        }
 
-        /// When the running turn started; nil once the sequence is decided.
-        var currentTurnStarted: ContinuousClock.Instant? {
-            progress.withLock { $0.outcome == nil ? $0.turnStarted : nil }
+        /// The task running the turns, cancelled if the sequence is given up on.
+        func attach(_ task: Task<Void, Never>) {
+            work.withLock { $0 = task }
+        }
+
+        func expireIfLate(now: ContinuousClock.Instant) -> Bool {
+            let expired = decide { progress in
+                guard progress.turnStarted.advanced(by: deadline) <= now else { return nil }
+                return Outcome(completed: progress.completed, state: progress.state, failure: TurnDeadlineExceeded(deadline: deadline))
+            }
+            if expired { work.withLock { $0 }?.cancel() }
+            return expired
         }
 
         /// Records a completed turn; false if the sequence was decided without it.
@@ -95,15 +149,6 @@ enum TurnDeadline {
 
         func finish(failure: (any Error)?) {
             decide { progress in Outcome(completed: progress.completed, state: progress.state, failure: failure) }
-        }
-
-        /// Decides the sequence as failed by `error` if the turn that started
-        /// at `started` is still running; false if it moved on or ended.
-        func expire(turnStartedAt started: ContinuousClock.Instant, _ error: any Error) -> Bool {
-            decide { progress in
-                guard progress.turnStarted == started else { return nil }
-                return Outcome(completed: progress.completed, state: progress.state, failure: error)
-            }
         }
 
         func park(_ continuation: CheckedContinuation<Outcome<State>, Never>) {
