@@ -54,6 +54,7 @@ public struct WorkerCommand: AsyncParsableCommand {
             Every flag falls back to an environment variable (in parentheses), then to the default.
             SIGTERM or SIGINT stops gracefully: no new messages, in-flight turns finish and are acked.
             A second signal exits at once (unacked messages are redelivered to the next worker).
+            A worker that loses RabbitMQ or Redis while running reconnects by itself, with backoff.
             """)
 
     @Option(name: .customLong("amqp-url"), help: "RabbitMQ URL (GREENROOM_AMQP_URL).")

@@ -8,20 +8,27 @@ import Workers
 import Glibc
 #endif
 
-/// Redis calls failing over and over mid-run, on servers of the test's own.
+/// Redis calls failing over and over mid-run: a Redis of the test's own, the
+/// shared RabbitMQ (under the test's own type names, deleted afterwards).
 @Suite("Order after a failure", .serialized, .timeLimit(.minutes(10)))
 struct OrderAfterFailureTests {
     @Test("Redis client connections killed every 100 ms during 20,000 sequenced touches to 20 probes: every touch applied once, none out of order, the worker up throughout")
     func clientKillKeepsOrder() async throws {
-        let rabbit = try await ScratchRabbit.start()
-        defer { rabbit.remove() }
         let redis = try await ScratchRedis.start()
         defer { redis.stop() }
-        let amqpURL = rabbit.url
+        let amqpURL = TestServers.amqpURL
         let redisURL = "redis://127.0.0.1:\(redis.port)/0"
 
         var generator = SystemRandomNumberGenerator()
         let suffix = "ok" + String(generator.next() as UInt32, radix: 36)
+        try await withCleanUp(suffix, "cleanup of \(suffix)", seconds: 120, cleanUp: {
+            try await RuntimeHarness.deleteEverything(of: RuntimeHarness.typeNames(suffix: $0), redisURL: redisURL)
+        }) { suffix in
+            try await run(suffix: suffix, amqpURL: amqpURL, redisURL: redisURL)
+        }
+    }
+
+    private func run(suffix: String, amqpURL: String, redisURL: String) async throws {
         let log = "/tmp/greenroom-test-\(suffix)-worker.log"
         let worker = try ChildProcess(WorkerProcess.binary, [], environment: [
             "GREENROOM_AMQP_URL": amqpURL, "GREENROOM_REDIS_URL": redisURL, "GREENROOM_TYPE_SUFFIX": suffix,

@@ -14,7 +14,8 @@ struct ProcessGuaranteeTests {
         let fleet = try await ProcessFleet.make(partitions: 1)
         try await fleet.run { workers in
             let client = fleet.client
-            let a = workers.add(try await fleet.startWorker("a", leaseSeconds: 2))
+            // A's turn is frozen for as long as the test takes to set up B: no turn deadline may end it first.
+            let a = workers.add(try await fleet.startWorker("a", leaseSeconds: 2, environment: ["GREENROOM_TURN_DEADLINE": "600"]))
             let probe = try await client.spawn(type: fleet.type("probe"), id: "overlap")
             let mark = "/tmp/greenroom-test-\(fleet.suffix)-entered"
             unlink(mark)

@@ -10,7 +10,8 @@ enum WorkerProcess {
         return root.appendingPathComponent(".build/debug/test-worker").path
     }()
 
-    static func start(suffix: String, partitions: Int = 4, fault: String? = nil, leaseSeconds: Double? = nil, logPath: String) throws -> ChildProcess {
+    static func start(suffix: String, partitions: Int = 4, fault: String? = nil, leaseSeconds: Double? = nil,
+                      environment extra: [String: String] = [:], logPath: String) throws -> ChildProcess {
         var environment = [
             "GREENROOM_AMQP_URL": TestServers.amqpURL, "GREENROOM_REDIS_URL": TestServers.redisURL,
             "GREENROOM_TYPE_SUFFIX": suffix, "GREENROOM_PARTITIONS": "\(partitions)", "GREENROOM_LOG_LEVEL": "info",
@@ -20,6 +21,7 @@ enum WorkerProcess {
             environment["GREENROOM_LEASE_TTL"] = "\(leaseSeconds)"
             environment["GREENROOM_HEARTBEAT"] = "\(leaseSeconds / 6)"
         }
+        environment.merge(extra) { _, new in new }
         return try ChildProcess(binary, [], environment: environment, logPath: logPath)
     }
 

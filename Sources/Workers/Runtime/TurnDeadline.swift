@@ -64,8 +64,8 @@ enum TurnDeadline {
     }
 
     /// One task for the whole process looks for late turns, ten times a
-    /// second, rather than a timer per run (which cost as much as a short
-    /// turn, measured with `enqueue bench`).
+    /// second, while any run is watched: a timer task per run cost twice as
+    /// much worker CPU in `enqueue bench`.
     final class Watchdog: Sendable {
         static let shared = Watchdog()
         static let tick: Duration = .milliseconds(100)
