@@ -74,6 +74,35 @@ struct ServerRestartTests {
     }
 }
 
+extension ServerRestartTests {
+    @Test("SIGTERM while RabbitMQ is down and the worker is reconnecting: it stops trying and exits 0 at once")
+    func stopDuringOutage() async throws {
+        let rabbit = try await ScratchRabbit.start()
+        defer { rabbit.remove() }
+        let redis = try await ScratchRedis.start()
+        defer { redis.stop() }
+        var generator = SystemRandomNumberGenerator()
+        let suffix = "rs" + String(generator.next() as UInt32, radix: 36)
+        let log = "/tmp/greenroom-test-\(suffix)-worker.log"
+        let worker = try ChildProcess(WorkerProcess.binary, [], environment: [
+            "GREENROOM_AMQP_URL": rabbit.url, "GREENROOM_REDIS_URL": "redis://127.0.0.1:\(redis.port)/0",
+            "GREENROOM_TYPE_SUFFIX": suffix, "GREENROOM_PARTITIONS": "2",
+        ], logPath: log)
+        defer { worker.stop(SIGKILL) }
+        let workerLog: @Sendable () -> String = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        try await eventually(60, "the worker started") { workerLog().contains("worker started") }
+
+        try await rabbit.ctl(["stop_app"])
+        try await eventually(60, "the worker retrying") { workerLog().contains("cannot reconnect yet") }
+        let stopping = ContinuousClock.now
+        let status = await worker.terminate(SIGTERM, within: 30)
+        let took = ContinuousClock.now - stopping
+        #expect(status == 0, "\(workerLog().suffix(2_000))")
+        #expect(took < .seconds(5), "SIGTERM during an outage took \(took)")
+        unlink(log)
+    }
+}
+
 /// The scratch servers of one test, and a client that outlives their restarts.
 private struct Servers: Sendable {
     let amqpURL: String
