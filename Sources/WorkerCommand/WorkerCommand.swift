@@ -54,6 +54,7 @@ public struct WorkerCommand: AsyncParsableCommand {
             Every flag falls back to an environment variable (in parentheses), then to the default.
             SIGTERM or SIGINT stops gracefully: no new messages, in-flight turns finish and are acked.
             A second signal exits at once (unacked messages are redelivered to the next worker).
+            A worker that loses RabbitMQ or Redis while running reconnects by itself, with backoff.
             """)
 
     // The URLs print with their passwords masked (see ServerURLArgument).
@@ -95,6 +96,12 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between membership heartbeats and lease renewals (GREENROOM_HEARTBEAT).")
     var heartbeat: Double = env("GREENROOM_HEARTBEAT").flatMap { Double($0) } ?? 1
 
+    @Option(name: .customLong("turn-deadline"), help: "Seconds a turn may run before it counts as a failed attempt (GREENROOM_TURN_DEADLINE).")
+    var turnDeadline: Double = env("GREENROOM_TURN_DEADLINE").flatMap { Double($0) } ?? 30
+
+    @Option(name: .customLong("drain-timeout"), help: "Seconds a graceful stop waits for in-flight turns; then the rest is requeued (GREENROOM_DRAIN_TIMEOUT).")
+    var drainTimeout: Double = env("GREENROOM_DRAIN_TIMEOUT").flatMap { Double($0) } ?? 30
+
     @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
     var queueType: QueueType = env("GREENROOM_QUEUE_TYPE").flatMap(QueueType.init(rawValue:)) ?? .classic
 
@@ -112,7 +119,7 @@ public struct WorkerCommand: AsyncParsableCommand {
     /// a typo must not silently mean the default.
     static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS",
                                          "GREENROOM_MAX_CRASHES", "GREENROOM_DEAD_LETTER_MAX_LENGTH", "GREENROOM_DEAD_LETTER_TTL"]
-    static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT"]
+    static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT", "GREENROOM_TURN_DEADLINE", "GREENROOM_DRAIN_TIMEOUT"]
 
     public func validate() throws {
         for name in Self.wholeNumberEnvironment {
@@ -143,6 +150,8 @@ public struct WorkerCommand: AsyncParsableCommand {
         guard heartbeat >= 0.05, leaseTTL >= 2 * heartbeat else {
             throw ValidationError("--lease-ttl (\(leaseTTL) s) must be at least twice --heartbeat (\(heartbeat) s), and --heartbeat at least 0.05 s")
         }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must be 0 seconds or more, not \(drainTimeout)") }
+        guard turnDeadline > 0 else { throw ValidationError("--turn-deadline must be more than 0 seconds, not \(turnDeadline)") }
         guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
         guard (1...4096).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 4096, not \(partitions)") }
         if let text = Self.env("GREENROOM_QUEUE_TYPE"), QueueType(rawValue: text) == nil {
@@ -178,6 +187,8 @@ public struct WorkerCommand: AsyncParsableCommand {
         configuration.requireDurableRedis = requireDurableRedis
         configuration.maximumCrashes = maxCrashes
         configuration.deadLetterBounds = .init(maximumLength: deadLetterMaxLength, maximumAgeSeconds: deadLetterTTL)
+        configuration.turnDeadline = .milliseconds(Int(turnDeadline * 1_000))
+        configuration.drainTimeout = .milliseconds(Int(drainTimeout * 1_000))
         let runtime = WorkerRuntime(configuration: configuration, logger: logger)
         // The first SIGTERM/SIGINT drains the worker gracefully; a second one
         // cancels it: connections close at once and the broker redelivers

@@ -27,8 +27,10 @@ struct ProcessFleet: Sendable {
     func logPath(_ name: String) -> String { "/tmp/greenroom-test-\(suffix)-\(name).log" }
 
     /// Starts a worker named `name` (its log: `logPath(name)`) and waits until it serves.
-    func startWorker(_ name: String, fault: String? = nil, leaseSeconds: Double? = nil) async throws -> ChildProcess {
-        let worker = try WorkerProcess.start(suffix: suffix, partitions: partitions, fault: fault, leaseSeconds: leaseSeconds, logPath: logPath(name))
+    func startWorker(_ name: String, fault: String? = nil, leaseSeconds: Double? = nil,
+                     environment: [String: String] = [:]) async throws -> ChildProcess {
+        let worker = try WorkerProcess.start(suffix: suffix, partitions: partitions, fault: fault, leaseSeconds: leaseSeconds,
+                                             logPath: logPath(name), environment: environment)
         started.add(worker)
         try await WorkerProcess.waitUntilServing(client, type: type("probe"))
         return worker

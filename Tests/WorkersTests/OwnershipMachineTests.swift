@@ -66,7 +66,7 @@ struct OwnershipMachineTests {
                 apply(machine.handle(.heartbeatFailed(now: now)))
             case 3:
                 if case .consuming(let epoch, _)? = machine.phases[partition] {
-                    apply(machine.handle(.fenced(partition, epoch)))
+                    apply(machine.handle(Bool.random(using: &random) ? .fenced(partition, epoch) : .consumerLost(partition, epoch)))
                 }
             default:
                 if !world.pending.isEmpty { answer(at: Int.random(in: 0..<world.pending.count, using: &random)) }
@@ -115,5 +115,40 @@ struct OwnershipMachineTests {
         _ = machine.handle(.consumerStarted(partition, now: 0))
         do { let actions = machine.handle(.fenced(partition, Epoch(2))); #expect(actions == []) }
         #expect(machine.consuming == [partition])
+    }
+
+    @Test("a partition handed over (shutdown or a new assignment) keeps its lease renewed while its turns drain")
+    func renewsWhileDraining() {
+        let partition = PartitionID(type: "t", index: 0)
+        var machine = OwnershipMachine(leaseMilliseconds: 100)
+        _ = machine.handle(.assigned(partition, toMe: true))
+        _ = machine.handle(.acquired(partition, Epoch(1), now: 0))
+        _ = machine.handle(.consumerStarted(partition, now: 0))
+        do { let actions = machine.handle(.shutdown); #expect(actions == [.handOver(partition)]) }
+        // Heartbeats go on during the drain: whoever the assignment names, the lease is renewed.
+        for toMe in [true, false] {
+            let actions = machine.handle(.assigned(partition, toMe: toMe))
+            #expect(actions == [.renew(partition)])
+            do { let actions = machine.handle(.renewed(partition, now: 50)); #expect(actions == []) }
+        }
+        do { let actions = machine.handle(.released(partition)); #expect(actions == []) }
+        #expect(machine.isIdle)
+        do { let actions = machine.handle(.assigned(partition, toMe: false)); #expect(actions == []) }
+    }
+
+    @Test("a consumer RabbitMQ ended drops the partition (no more renewals), which is taken again at the next heartbeat")
+    func consumerLost() {
+        let partition = PartitionID(type: "t", index: 0)
+        var machine = OwnershipMachine(leaseMilliseconds: 100)
+        _ = machine.handle(.assigned(partition, toMe: true))
+        _ = machine.handle(.acquired(partition, Epoch(4), now: 0))
+        _ = machine.handle(.consumerStarted(partition, now: 0))
+        do { let actions = machine.handle(.consumerLost(partition, Epoch(3))); #expect(actions == []) }  // an older run's news
+        let lost = machine.handle(.consumerLost(partition, Epoch(4)))
+        #expect(lost == [.close(partition, reason: "RabbitMQ ended its consumer; it is taken again at the next heartbeat")])
+        #expect(machine.consuming.isEmpty)
+        do { let actions = machine.handle(.assigned(partition, toMe: true)); #expect(actions == []) }  // not renewed while it closes
+        _ = machine.handle(.closed(partition))
+        do { let actions = machine.handle(.assigned(partition, toMe: true)); #expect(actions == [.acquire(partition)]) }
     }
 }

@@ -101,8 +101,30 @@ public final class AMQPChannel: Sendable {
 
     /// Puts the channel in confirm mode: from now on `publish` returns only
     /// once the broker has taken responsibility for the message.
-    public func enableConfirms() async throws {
+    ///
+    /// With `timeout`, a message the broker has not confirmed that long after
+    /// it was sent (a broker that stopped reading — a memory or disk alarm
+    /// blocks publishers — or a lost confirm) fails with `.timedOut`: it may
+    /// or may not have been stored, so publish it again (receivers dedupe by
+    /// id). A confirm that arrives later is ignored. The channel checks a few
+    /// times per `timeout` (at most every second), not per message.
+    public func enableConfirms(timeout: Duration? = nil) async throws {
         try await rpc(.confirmSelect) { channel in channel.confirmMode = true }
+        guard let timeout else { return }
+        let interval = min(max(timeout / 4, .milliseconds(50)), .seconds(1))
+        Task { [weak self] in
+            while true {
+                try? await Task.sleep(for: interval)
+                guard let self, self.closedBecause == nil else { return }
+                try? await self.onChannel("expiring unconfirmed publishes") { (_, channel, continuation: CheckedContinuation<Void, any Error>) in
+                    channel.expireConfirms(sentBefore: .now - timeout) { publish in
+                        AMQPError(code: .timedOut, operation: "publishing to exchange '\(publish.exchange)' with routing key '\(publish.routingKey)'",
+                                  detail: "the broker did not confirm within \(timeout) (unconfirmed: it may or may not have been stored)")
+                    }
+                    continuation.resume()
+                }
+            }
+        }
     }
 
     /// Publishes a message.

@@ -32,6 +32,8 @@ final class AMQPChannelState {
         /// Set when the broker returned the message as unroutable; the confirm
         /// that follows then completes the publish with this error.
         var returned: AMQPError?
+        /// When it was written, for the confirm timeout.
+        var sentAt: ContinuousClock.Instant
     }
 
     /// A consumer's end of its delivery stream. Deliveries read in one round
@@ -143,7 +145,7 @@ final class AMQPChannelState {
         nextPublishSequence += 1
         pendingPublishes[sequence] = PendingPublish(
             complete: complete, exchange: publication.exchange, routingKey: publication.routingKey,
-            messageID: publication.message.properties.messageID)
+            messageID: publication.message.properties.messageID, returned: nil, sentAt: .now)
     }
 
     /// Resolves publishes confirmed (or nacked) by the broker: `tag` alone, or
@@ -169,6 +171,24 @@ final class AMQPChannelState {
             }
         } else {
             resolve(tag)
+        }
+        while lowestUnconfirmed < nextPublishSequence, pendingPublishes[lowestUnconfirmed] == nil {
+            lowestUnconfirmed += 1
+        }
+    }
+
+    /// Fails the unconfirmed publishes sent before `cutoff` (their confirm
+    /// wait timed out) with the error `error` makes for each; a later confirm
+    /// for one of them finds nothing to resolve.
+    func expireConfirms(sentBefore cutoff: ContinuousClock.Instant, error: (PendingPublish) -> AMQPError) {
+        var sequence = lowestUnconfirmed
+        while sequence < nextPublishSequence {
+            if let publish = pendingPublishes[sequence] {
+                guard publish.sentAt < cutoff else { break }  // sent in sequence order: the rest are younger
+                pendingPublishes.removeValue(forKey: sequence)
+                publish.complete(.failure(error(publish)))
+            }
+            sequence += 1
         }
         while lowestUnconfirmed < nextPublishSequence, pendingPublishes[lowestUnconfirmed] == nil {
             lowestUnconfirmed += 1

@@ -32,6 +32,8 @@ public struct AMQPError: Error, CustomStringConvertible, Sendable {
         public static let nacked = Code(name: "nacked")
         /// The broker cancelled a consumer (its queue was deleted, or it failed over).
         public static let consumerCancelled = Code(name: "consumerCancelled")
+        /// The broker did not answer in time (a publisher confirm, say).
+        public static let timedOut = Code(name: "timedOut")
         /// rabbitmq-c reported an error (`detail` has its text).
         public static let library = Code(name: "library")
         /// The caller asked for something that cannot work (e.g. ack on a no-ack consumer).

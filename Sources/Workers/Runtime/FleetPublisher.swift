@@ -10,6 +10,9 @@ final class FleetPublisher: Sendable {
     let store: ActorStore
     let workerID: String
 
+    /// `channel` is in confirm mode, with a timeout (`enableConfirms(timeout:)`):
+    /// a publish the broker does not confirm in time fails, and the turn's
+    /// finish is tried again, rather than hang.
     init(channel: AMQPChannel, store: ActorStore, workerID: String) {
         self.channel = channel
         self.store = store

@@ -6,19 +6,28 @@ public struct HostedType: Sendable {
     public private(set) var typeName: String
     let initialState: @Sendable () throws -> [UInt8]
     /// Runs several messages for one actor in order, decoding the state once
-    /// and encoding it once (see `SequenceOutcome`).
-    let runSequence: @Sendable (_ state: [UInt8], _ decoded: (any Sendable)?, _ turns: [(Message, TurnContext)]) async -> SequenceOutcome
+    /// and encoding it once (see `SequenceOutcome`), each turn within the deadline.
+    private let runTurns: @Sendable (_ state: [UInt8], _ decoded: (any Sendable)?, _ turns: [(Message, TurnContext)],
+                                     _ deadline: Duration) async -> SequenceOutcome
     /// Checks and normalizes a state given at spawn time.
     let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
     public var retry: RetryPolicy
+    /// How long one turn may run before it counts as a failed attempt
+    /// (`TurnDeadlineExceeded`); nil: the worker's `turnDeadline`.
+    public var turnDeadline: Duration?
+
+    /// The turn deadline of a worker that sets none: 30 s.
+    public static let defaultTurnDeadline: Duration = .seconds(30)
 
     /// Hosts `behavior` under its type name (or `name`, e.g. for isolated
-    /// tests), retrying failed turns per `retry`.
-    public init<B: Behavior>(_ behavior: B, name: String? = nil, retry: RetryPolicy = RetryPolicy()) {
+    /// tests), retrying failed turns per `retry`; a turn may run for
+    /// `turnDeadline` (nil: the worker's setting).
+    public init<B: Behavior>(_ behavior: B, name: String? = nil, retry: RetryPolicy = RetryPolicy(), turnDeadline: Duration? = nil) {
         typeName = name ?? B.typeName
         self.retry = retry
+        self.turnDeadline = turnDeadline
         initialState = { try TurnContext.encode(B.initialState) }
-        runSequence = { stateBytes, decoded, turns in
+        runTurns = { stateBytes, decoded, turns, deadline in
             var state: B.State
             if let cached = decoded as? B.State {
                 state = cached
@@ -29,24 +38,16 @@ public struct HostedType: Sendable {
                     return SequenceOutcome(completed: 0, state: nil, failure: error)
                 }
             }
-            var completed = 0
-            var failure: (any Error)?
-            for (message, context) in turns {
-                // A turn that throws leaves no trace: it ran on a copy.
-                var next = state
-                do {
-                    try await behavior.handle(message, state: &next, context: context)
-                } catch {
-                    failure = error
-                    break
-                }
-                state = next
-                completed += 1
-                if context.stopsActor { break }
+            // A turn that throws or runs late leaves no trace: it ran on a copy.
+            let outcome = await TurnDeadline.run(from: state, turns: turns.count, deadline: deadline) { index, state in
+                let (message, context) = turns[index]
+                try await behavior.handle(message, state: &state, context: context)
+                return !context.stopsActor
             }
-            guard completed > 0 else { return SequenceOutcome(completed: 0, state: nil, failure: failure) }
+            guard outcome.completed > 0 else { return SequenceOutcome(completed: 0, state: nil, failure: outcome.failure) }
             do {
-                return SequenceOutcome(completed: completed, state: try TurnContext.encode(state), decoded: state, failure: failure)
+                return SequenceOutcome(completed: outcome.completed, state: try TurnContext.encode(outcome.state),
+                                       decoded: outcome.state, failure: outcome.failure)
             } catch {
                 return SequenceOutcome(completed: 0, state: nil, failure: error)
             }
@@ -54,6 +55,11 @@ public struct HostedType: Sendable {
         validateState = { bytes in
             try TurnContext.encode(try Self.decodeState(B.State.self, from: bytes))
         }
+    }
+
+    /// Runs several messages for one actor in order (see `runTurns`).
+    func runSequence(_ state: [UInt8], _ decoded: (any Sendable)?, _ turns: [(Message, TurnContext)]) async -> SequenceOutcome {
+        await runTurns(state, decoded, turns, turnDeadline ?? Self.defaultTurnDeadline)
     }
 
     /// The same behaviour hosted under another type name.

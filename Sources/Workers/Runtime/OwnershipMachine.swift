@@ -18,7 +18,8 @@ struct OwnershipMachine {
         /// Consuming; the lease was last renewed at `renewedAt` (ms, monotonic).
         case consuming(Epoch, renewedAt: UInt64)
         /// Giving the partition up on purpose: the consumer is cancelled, its
-        /// turns finish and ack, then the lease is released.
+        /// turns finish and ack, then the lease is released. The lease is
+        /// still renewed meanwhile, however long the turns take.
         case handingOver(Epoch)
         /// The lease is ours but must be given back (taken during shutdown).
         case releasing
@@ -40,6 +41,8 @@ struct OwnershipMachine {
         case heartbeatFailed(now: UInt64)
         /// A commit under `epoch` was refused: a newer owner exists.
         case fenced(PartitionID, Epoch)
+        /// RabbitMQ ended the consumer under `epoch` (cancelled it, or closed its channel).
+        case consumerLost(PartitionID, Epoch)
         case released(PartitionID)
         case closed(PartitionID)
         case shutdown
@@ -80,7 +83,7 @@ struct OwnershipMachine {
             case (nil, true) where !stopping:
                 phases[partition] = .acquiring
                 return [.acquire(partition)]
-            case (.consuming, true):
+            case (.consuming, true), (.handingOver, _):
                 return [.renew(partition)]
             case (.consuming(let epoch, _), false):
                 phases[partition] = .handingOver(epoch)
@@ -141,6 +144,11 @@ struct OwnershipMachine {
             default:
                 return []
             }
+
+        case .consumerLost(let partition, let epoch):
+            guard case .consuming(epoch, _) = phases[partition] else { return [] }
+            phases[partition] = .closing(epoch)
+            return [.close(partition, reason: "RabbitMQ ended its consumer; it is taken again at the next heartbeat")]
 
         case .released(let partition):
             switch phases[partition] {

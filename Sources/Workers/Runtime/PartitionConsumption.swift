@@ -4,7 +4,9 @@ import Broker
 /// the connection read is checked against the wire format, and each valid
 /// delivery joins its actor's mailbox, from which the turn pipeline takes it.
 extension WorkerRuntime {
-    func consume(_ run: PartitionRun, pipeline: TurnPipeline, mailboxes: Mailboxes<Delivered>) async {
+    /// `ended` hears why the consumer stopped, unless this worker stopped it.
+    func consume(_ run: PartitionRun, pipeline: TurnPipeline, mailboxes: Mailboxes<Delivered>,
+                 ended: @Sendable (PartitionRun, any Error) -> Void) async {
         let maximumBodyBytes = configuration.maximumBodyBytes
         let partitions = configuration.partitions
         do {
@@ -38,7 +40,7 @@ extension WorkerRuntime {
             }
             // Ended without an error: this worker cancelled it (handover, lost lease, shutdown).
         } catch {
-            if !state.withLock({ $0.stopping }), run.isLive { fail(error) }
+            if !state.withLock({ $0.stopping }), run.isLive { ended(run, error) }
         }
     }
 

@@ -95,11 +95,16 @@ final class PartitionOwnership: Sendable {
         Task { await handle(.fenced(run.partition, run.epoch)) }
     }
 
-    /// Shutdown: stop the heartbeat, hand every partition over (its turns
-    /// finish and ack), release every lease and leave the membership, so
-    /// others take over at once.
+    /// RabbitMQ ended `run`'s consumer: drop the partition (a later
+    /// heartbeat takes it again), rather than go on renewing its lease.
+    func consumerLost(_ run: PartitionRun) {
+        Task { await handle(.consumerLost(run.partition, run.epoch)) }
+    }
+
+    /// Shutdown: hand every partition over (its turns finish and ack, the
+    /// heartbeat goes on renewing its lease meanwhile), release every lease,
+    /// stop the heartbeat and leave the membership, so others take over at once.
     func stop() async {
-        heartbeat.withLock { $0?.cancel() }
         await handle(.shutdown)
         await withCheckedContinuation { continuation in
             let idle = machine.withLock { $0.isIdle }
@@ -107,6 +112,10 @@ final class PartitionOwnership: Sendable {
             // A phase may have ended between the two locks.
             wakeIfIdle()
         }
+        // Awaited: a last heartbeat must not put this worker back after it left.
+        let beating = heartbeat.withLock { $0 }
+        beating?.cancel()
+        await beating?.value
         try? await membership.leave(settings.workerID)
     }
 

@@ -63,6 +63,15 @@ public final class WorkerRuntime: Service, Sendable {
         /// How long and how many letters `greenroom.dead` keeps (when this
         /// worker is the one that creates it).
         public var deadLetterBounds = Topology.DeadLetterBounds()
+        /// How long publishing a turn's sends or a dead letter waits for the
+        /// broker's confirms; past it the publish failed and is tried again.
+        public var confirmTimeout: Duration = .seconds(30)
+        /// How long a turn may run, for types that set no `turnDeadline` of
+        /// their own; past it the turn counts as a failed attempt.
+        public var turnDeadline: Duration = HostedType.defaultTurnDeadline
+        /// How long a graceful shutdown waits for the admitted turns to finish
+        /// and ack; then what is left is dropped (the broker requeues it).
+        public var drainTimeout: Duration = .seconds(30)
 
         public init(
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
@@ -107,6 +116,13 @@ public final class WorkerRuntime: Service, Sendable {
         var mailboxes: Mailboxes<Delivered>?
         var stopping = false
         var abandoned = false
+        /// Counts the connection sessions: errors reported by an older one are stale.
+        var session = 0
+        /// Set while the worker reconnects after losing a server.
+        var reconnecting: Task<Void, Never>?
+        /// A loss of the session being started, reported before the
+        /// reconnect finished: that reconnect must go round again.
+        var lostWhileReconnecting: (any Error)?
     }
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "greenroom.worker")) {
@@ -120,9 +136,11 @@ public final class WorkerRuntime: Service, Sendable {
 
     /// `Service`: starts, runs until a graceful shutdown is asked for (then
     /// drains and returns) or until an error the worker cannot recover from
-    /// (then drains what it can and throws it, so a supervisor restarts the
-    /// process). Cancelled — a second signal — it closes its connections at
-    /// once: what was not acked is redelivered to the next owner.
+    /// (then drains what it can and throws it). Losing RabbitMQ or Redis is
+    /// not such an error: the worker drops its partitions, reconnects with
+    /// backoff and takes them again, in the same process. Cancelled — a
+    /// second signal — it closes its connections at once: what was not
+    /// acked is redelivered to the next owner.
     public func run() async throws {
         try await withTaskCancellationHandler {
             try await start()
@@ -140,7 +158,9 @@ public final class WorkerRuntime: Service, Sendable {
     }
 
     /// Connects, declares the topology, takes this worker's partitions and
-    /// starts consuming. Returns once the worker is running.
+    /// starts consuming. Returns once the worker is running. A server that
+    /// cannot be reached *here* is an error (a wrong URL should not look like
+    /// an outage); once running, the worker reconnects by itself.
     public func start() async throws {
         let configuration = configuration
         guard !configuration.types.isEmpty else { throw WorkerConfigurationError(.noTypes, "no actor types to host") }
@@ -150,22 +170,39 @@ public final class WorkerRuntime: Service, Sendable {
         guard configuration.heartbeatMilliseconds >= 50, configuration.leaseMilliseconds >= 2 * configuration.heartbeatMilliseconds else {
             throw WorkerConfigurationError(.leaseTooShort, "the lease TTL must be at least twice the heartbeat interval (and the heartbeat at least 50 ms)")
         }
+        do {
+            try await startSession()
+        } catch {
+            await closeSession()
+            throw error
+        }
+    }
+
+    /// One session: connections, topology, pipeline and partition ownership,
+    /// all kept in `state` as they are made, so `closeSession` can undo a
+    /// session that failed half-way.
+    private func startSession() async throws {
+        let configuration = configuration
+        let session = state.withLock { state in
+            state.session += 1
+            state.lostWhileReconnecting = nil
+            return state.session
+        }
         var amqpConfiguration = configuration.amqp
         amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) consume"
         let consuming = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
+        state.withLock { $0.amqp = [consuming] }
         amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) publish"
         let publishing = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
+        state.withLock { $0.amqp.append(publishing) }
         let redis = try await RedisClient.connect(configuration.redis, logger: logger)
-        state.withLock {
-            $0.amqp = [consuming, publishing]
-            $0.redis = redis
-        }
+        state.withLock { $0.redis = redis }
         try await RedisPersistence.check(redis, endpoint: configuration.redis.endpoint, required: configuration.requireDurableRedis, logger: logger)
 
         let store = ActorStore(redis: redis)
         try await redis.load(CommitScript.script)
         let publishChannel = try await publishing.openChannel()
-        try await publishChannel.enableConfirms()
+        try await publishChannel.enableConfirms(timeout: configuration.confirmTimeout)
         if try await !Topology.declareShared(on: publishChannel, deadLetterBounds: configuration.deadLetterBounds) {
             logger.warning("""
                 greenroom.dead exists with other arguments (made by an older Greenroom, or with other bounds) and is used as it is; \
@@ -191,13 +228,18 @@ public final class WorkerRuntime: Service, Sendable {
         }
 
         let ownershipBox = Mutex<PartitionOwnership?>(nil)
+        let types = configuration.types.map { type in
+            var type = type
+            type.turnDeadline = type.turnDeadline ?? configuration.turnDeadline
+            return type
+        }
         let pipeline = TurnPipeline(
-            types: configuration.types, store: store, publisher: publisher,
+            types: types, store: store, publisher: publisher,
             settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations,
                             concurrency: configuration.concurrency, maximumCrashes: configuration.maximumCrashes),
             hooks: configuration.hooks, logger: logger,
             onFenced: { run in ownershipBox.withLock { $0 }?.fenced(run) },
-            onFatal: { [weak self] error in self?.fail(error) })
+            onFatal: { [weak self] error in self?.fail(error, session: session) })
         let mailboxes = Mailboxes<Delivered>(maximumRun: Int(configuration.prefetch)) { _, run in
             await pipeline.process(run)
         }
@@ -211,7 +253,9 @@ public final class WorkerRuntime: Service, Sendable {
                             leaseMilliseconds: configuration.leaseMilliseconds, heartbeatMilliseconds: configuration.heartbeatMilliseconds, me: me),
             redis: redis,
             startRun: { [unowned self] partition, epoch in
-                try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes)
+                try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes) { run, error in
+                    self.consumerEnded(run, error, ownership: ownershipBox.withLock { $0 }, session: session)
+                }
             },
             logger: logger)
         ownershipBox.withLock { $0 = ownership }
@@ -225,23 +269,128 @@ public final class WorkerRuntime: Service, Sendable {
     }
 
     /// Opens a partition's consumer under `epoch` and starts its consume loop.
+    /// The queue is declared again first: if it was deleted (the broker then
+    /// cancelled the previous consumer), taking the partition brings it back.
     private func startRun(_ partition: PartitionID, epoch: Epoch, on connection: AMQPConnection, store: ActorStore,
-                          pipeline: TurnPipeline, mailboxes: Mailboxes<Delivered>) async throws -> (run: PartitionRun, loop: Task<Void, Never>) {
+                          pipeline: TurnPipeline, mailboxes: Mailboxes<Delivered>,
+                          ended: @escaping @Sendable (PartitionRun, any Error) -> Void) async throws -> (run: PartitionRun, loop: Task<Void, Never>) {
         let window = configuration.dedupWindow
         let channel = try await connection.openChannel()
+        try await Topology.declarePartition(partition, queueType: configuration.queueType, on: channel)
         try await channel.setPrefetch(configuration.prefetch)
         let consumer = try await channel.consume(queue: partition.queue, maximumBodyBytes: configuration.maximumBodyBytes)
         let committer = CommitCoalescer { groups in
             try await store.commit(groups, in: partition, epoch: epoch, window: window)
         }
         let run = PartitionRun(partition: partition, epoch: epoch, consumer: consumer, committer: committer)
-        let loop = Task { await self.consume(run, pipeline: pipeline, mailboxes: mailboxes) }
+        let loop = Task { await self.consume(run, pipeline: pipeline, mailboxes: mailboxes, ended: ended) }
         return (run, loop)
     }
 
-    /// Records an error the worker cannot recover from (a lost connection, a
-    /// cancelled consumer) and wakes `failure()` and `run()`.
-    func fail(_ error: any Error) {
+    /// A partition's consumer ended with `error`. The broker cancelled it
+    /// (its queue was deleted, `consumer_timeout`, a policy) or closed its
+    /// channel: that partition alone is dropped and taken again at the next
+    /// heartbeat — never left leased but unconsumed. A lost connection ends
+    /// the session instead.
+    func consumerEnded(_ run: PartitionRun, _ error: any Error, ownership: PartitionOwnership?, session: Int) {
+        if let amqp = error as? AMQPError, amqp.code == .consumerCancelled || amqp.code == .channelClosed, let ownership {
+            logger.warning("RabbitMQ ended a partition's consumer: dropping the partition, to take it again",
+                           metadata: ["partition": "\(run.partition.queue)", "error": "\(error)"])
+            ownership.consumerLost(run)
+        } else {
+            fail(error, session: session)
+        }
+    }
+
+    /// Reports an error of connection session `session`. A server going
+    /// away starts a reconnect; anything else ends the worker and wakes
+    /// `failure()` and `run()`. Reports from an older session are stale.
+    func fail(_ error: any Error, session: Int) {
+        guard Reconnection.isInfrastructureFailure(error) else { return end(with: error) }
+        state.withLock { state in
+            guard session == state.session, !state.stopping, state.end.ended == nil else { return }
+            if state.reconnecting == nil {
+                state.reconnecting = Task { await self.reconnect(after: error) }
+            } else {
+                state.lostWhileReconnecting = error
+            }
+        }
+    }
+
+    /// Drops the session (as cancellation does: every partition lost, the
+    /// connections closed, so the broker requeues what was unacked; a late
+    /// commit of the old session meets fencing or a moved version), then
+    /// starts a new one with the same worker id, retrying with backoff until
+    /// the servers are back, a stop is asked for, or an error is not an outage.
+    private func reconnect(after cause: any Error) async {
+        logger.error("lost a connection to RabbitMQ or Redis: dropping every partition and reconnecting",
+                     metadata: ["worker": "\(configuration.workerID)", "error": "\(cause)"])
+        await closeSession()
+        var random = SystemRandomNumberGenerator()
+        var attempt = 0
+        var pause = Reconnection.delay(beforeAttempt: 0, using: &random)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: pause)
+            if Task.isCancelled { break }
+            attempt += 1
+            do {
+                try await startSession()
+                // Done, unless the new session was lost already (checked and
+                // ended under one lock, so no later loss can slip between).
+                let lost: (any Error)? = state.withLock { state in
+                    if let lost = state.lostWhileReconnecting {
+                        state.lostWhileReconnecting = nil
+                        return lost
+                    }
+                    state.reconnecting = nil
+                    return nil
+                }
+                guard let lost else {
+                    logger.notice("reconnected", metadata: ["worker": "\(configuration.workerID)", "attempts": "\(attempt)"])
+                    return
+                }
+                await closeSession()
+                pause = Reconnection.delay(beforeAttempt: attempt, using: &random)
+                logger.warning("lost the new connections at once; trying again", metadata: [
+                    "attempt": "\(attempt)", "error": "\(lost)", "next": "\(pause)"])
+            } catch let outage where Reconnection.isInfrastructureFailure(outage) {
+                await closeSession()
+                pause = Reconnection.delay(beforeAttempt: attempt, using: &random)
+                logger.warning("cannot reconnect yet; trying again", metadata: [
+                    "attempt": "\(attempt)", "error": "\(outage)", "next": "\(pause)"])
+            } catch {
+                await closeSession()
+                end(with: error)
+                break
+            }
+        }
+        state.withLock { $0.reconnecting = nil }
+    }
+
+    /// Drops the current session: every partition lost, connections closed.
+    /// Its turns stop at their next step. A turn already on its way to its
+    /// commit gets a few seconds to reach the verdict before Redis closes
+    /// (fencing or the version check makes a late commit harmless; its
+    /// delivery is redelivered and meets the dedup record).
+    private func closeSession() async {
+        let (connections, redis, ownership, mailboxes) = state.withLock { state in
+            defer {
+                state.amqp = []
+                state.redis = nil
+                state.ownership = nil
+                state.mailboxes = nil
+            }
+            return (state.amqp, state.redis, state.ownership, state.mailboxes)
+        }
+        ownership?.abandonAll()
+        for connection in connections { await connection.close() }
+        if let mailboxes { _ = await Self.finishes(within: .seconds(5)) { await mailboxes.waitUntilIdle() } }
+        await redis?.close()
+    }
+
+    /// Records an error the worker cannot recover from (configuration, a
+    /// refused login or permission) and wakes `failure()` and `run()`.
+    private func end(with error: any Error) {
         let waiters = state.withLock { $0.end.finish(with: error) }
         guard let waiters else { return }  // already ending: one report is enough
         logger.critical("worker cannot go on", metadata: ["error": "\(error)"])
@@ -263,8 +412,9 @@ public final class WorkerRuntime: Service, Sendable {
     }
 
     /// Returns when the worker has hit an error it cannot recover from, such
-    /// as a lost connection; the process should shut down and exit non-zero
-    /// so its supervisor restarts it. Unacked messages go to the next owner.
+    /// as a refused login or a partition count that does not match; the
+    /// process should shut down and exit non-zero. A lost connection is not
+    /// one: the worker reconnects by itself (see `run()`).
     public func failure() async -> any Error {
         await withCheckedContinuation { continuation in
             let error = state.withLock { $0.end.waitForFailure(continuation) }
@@ -279,28 +429,62 @@ public final class WorkerRuntime: Service, Sendable {
     /// Graceful shutdown: stop consuming, finish and ack in-flight turns,
     /// release leases, close connections. Idempotent.
     public func shutdown() async {
-        let (ownership, alreadyStopping) = state.withLock { state in
+        let (reconnecting, alreadyStopping) = state.withLock { state in
             defer { state.stopping = true }
-            return (state.ownership, state.stopping)
+            return (state.reconnecting, state.stopping)
         }
         guard !alreadyStopping else { return }
         logger.info("worker stopping: finishing in-flight turns", metadata: ["worker": "\(configuration.workerID)"])
-        await ownership?.stop()
-        await state.withLock { $0.mailboxes }?.waitUntilIdle()
+        // During an outage: stop waiting for the servers (a session that
+        // came up meanwhile is drained like any other).
+        reconnecting?.cancel()
+        await reconnecting?.value
+        let (ownership, mailboxes) = state.withLock { ($0.ownership, $0.mailboxes) }
+        let drained = await Self.finishes(within: configuration.drainTimeout) {
+            await ownership?.stop()
+            await mailboxes?.waitUntilIdle()
+        }
+        if !drained {
+            // A turn that outlasts the drain (a slow or hung behaviour, retries):
+            // drop what is left; closing the connections requeues it in order.
+            logger.warning("the drain did not finish within the drain timeout: dropping what is left for the broker to requeue",
+                           metadata: ["worker": "\(configuration.workerID)", "timeout": "\(configuration.drainTimeout)"])
+            ownership?.abandonAll()
+        }
         let (connections, redis) = state.withLock { ($0.amqp, $0.redis) }
         for connection in connections { await connection.close() }
         await redis?.close()
         logger.info("worker stopped", metadata: ["worker": "\(configuration.workerID)"])
     }
 
+    /// Runs `body` in a task of its own; true if it finished within `limit`,
+    /// false if the wait gave up first (the task goes on by itself).
+    private static func finishes(within limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        let work = Task { await body() }
+        let timer = Task { try? await Task.sleep(for: limit) }
+        return await withCheckedContinuation { continuation in
+            let first = ResumeOnce(continuation)
+            Task {
+                await work.value
+                first.resume(true)
+                timer.cancel()
+            }
+            Task {
+                await timer.value
+                first.resume(false)
+            }
+        }
+    }
+
     /// Cancellation: drop every partition and close the connections now;
     /// the broker requeues what was not acked, and the draining that was
     /// under way ends within a backoff pause.
     private func abandon() {
-        let (connections, redis, ownership) = state.withLock { state in
+        let (connections, redis, ownership, reconnecting) = state.withLock { state in
             state.abandoned = true
-            return (state.amqp, state.redis, state.ownership)
+            return (state.amqp, state.redis, state.ownership, state.reconnecting)
         }
+        reconnecting?.cancel()
         ownership?.abandonAll()
         requestStop()
         Task {
@@ -319,6 +503,22 @@ public final class WorkerRuntime: Service, Sendable {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Resumes a continuation with the first value offered; later ones are ignored.
+final class ResumeOnce<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: Value) {
+        continuation.withLock { continuation in
+            defer { continuation = nil }
+            return continuation
+        }?.resume(returning: value)
     }
 }
 
