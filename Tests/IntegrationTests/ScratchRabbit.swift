@@ -87,12 +87,19 @@ final class ScratchRabbit: @unchecked Sendable {
 
     /// Starts the node's process (again, after `kill()`) and waits until it
     /// has finished booting and accepts AMQP connections.
+    /// Nodes boot one at a time: an Erlang VM booting takes a core for
+    /// seconds, and several at once on a 2-core machine starve every other
+    /// test (logins to the shared broker then time out).
     func launch() async throws {
-        unlink("\(base)/rabbitmq.pid")
-        process = try ChildProcess("\(Self.directory)/rabbitmq-server", [], environment: environment,
-                                   logPath: "\(base)/log/console.log", ownGroup: true)
-        try await awaitStartup()
+        try await Self.booting.run {
+            unlink("\(self.base)/rabbitmq.pid")
+            self.process = try ChildProcess("\(Self.directory)/rabbitmq-server", [], environment: self.environment,
+                                            logPath: "\(self.base)/log/console.log", ownGroup: true)
+            try await self.awaitStartup()
+        }
     }
+
+    private static let booting = AsyncGate()
 
     /// Waits until the node (after `launch()` or `ctl(["start_app"])`) accepts
     /// AMQP connections and says it has booted. (`await_startup` alone fails
@@ -143,6 +150,32 @@ final class ScratchRabbit: @unchecked Sendable {
     }
 
     deinit { remove() }
+}
+
+/// Runs one body at a time, in arrival order; waiting holds no thread.
+final class AsyncGate: @unchecked Sendable {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private let lock = NSLock()
+
+    func run<T>(_ body: () async throws -> T) async throws -> T {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if busy {
+                waiters.append(continuation)
+                lock.unlock()
+            } else {
+                busy = true
+                lock.unlock()
+                continuation.resume()
+            }
+        }
+        defer {
+            lock.lock()
+            if waiters.isEmpty { busy = false; lock.unlock() } else { let next = waiters.removeFirst(); lock.unlock(); next.resume() }
+        }
+        return try await body()
+    }
 }
 
 /// A counter shared by tasks, for unique names.

@@ -27,15 +27,19 @@ public func fuzzURL(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     return 0
 }
 
-/// A password must not appear in the error, unless it also appears outside
-/// the credentials. Checked for passwords holding a non-ASCII character, so
-/// that the fixed English of a message ("redis://host") cannot match by chance.
+/// An error quotes the URL masked, and its problem never shows the password
+/// unless it also appears outside the credentials. Checked for passwords
+/// holding a non-ASCII character, so that the fixed English of a problem
+/// ("redis://host") cannot match by chance. (The whole description is not
+/// searched: its quote marks around the masked URL can complete a password
+/// such as `\u{FFFD}'`, which the fuzzer found.)
 private func check(_ error: URLFormatError, about text: String) {
+    precondition(error.url == Redaction.url(text), "the error for \(text.debugDescription) quotes \(error.url.debugDescription)")
     guard let span = Redaction.passwordSpan(in: text) else { return }
     let password = String(text[span])
     guard password.unicodeScalars.contains(where: { !$0.isASCII }) else { return }
     let outside = String(text[..<span.lowerBound]) + "\u{0}" + String(text[span.upperBound...])
-    precondition(outside.contains(password) || !error.description.contains(password),
+    precondition(outside.contains(password) || !error.problem.contains(password),
                  "the error for \(text.debugDescription) shows its password: \(error)")
 }
 

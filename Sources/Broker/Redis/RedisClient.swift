@@ -78,15 +78,16 @@ public final class RedisClient: Sendable {
         try await send(arguments: [command.redisBytes] + arguments.map(\.redisBytes))
     }
 
-    /// Runs a Lua script by SHA (EVALSHA); on NOSCRIPT loads it and runs it again.
+    /// Runs a Lua script by SHA (EVALSHA); on NOSCRIPT (a restarted Redis, a
+    /// SCRIPT FLUSH) runs it once by its source (EVAL), which also caches it
+    /// again — a separate SCRIPT LOAD could be flushed before the retry.
     @discardableResult
     public func run(_ script: RedisScript, keys: [any RedisArgument] = [], arguments: [any RedisArgument] = []) async throws -> RedisValue {
         let tail: [[UInt8]] = [keys.count.redisBytes] + keys.map(\.redisBytes) + arguments.map(\.redisBytes)
         do {
             return try await send(arguments: ["EVALSHA".redisBytes, script.sha1.redisBytes] + tail)
         } catch let error as RedisError where error.serverErrorKind == "NOSCRIPT" {
-            try await load(script)
-            return try await send(arguments: ["EVALSHA".redisBytes, script.sha1.redisBytes] + tail)
+            return try await send(arguments: ["EVAL".redisBytes, script.source.redisBytes] + tail)
         }
     }
 
