@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -153,26 +154,27 @@ final class ScratchRabbit: @unchecked Sendable {
 }
 
 /// Runs one body at a time, in arrival order; waiting holds no thread.
-final class AsyncGate: @unchecked Sendable {
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-    private let lock = NSLock()
+final class AsyncGate: Sendable {
+    private struct State {
+        var busy = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
 
     func run<T>(_ body: () async throws -> T) async throws -> T {
         await withCheckedContinuation { continuation in
-            lock.lock()
-            if busy {
-                waiters.append(continuation)
-                lock.unlock()
-            } else {
-                busy = true
-                lock.unlock()
-                continuation.resume()
+            let enter = state.withLock { state in
+                if state.busy { state.waiters.append(continuation); return false }
+                state.busy = true
+                return true
             }
+            if enter { continuation.resume() }
         }
         defer {
-            lock.lock()
-            if waiters.isEmpty { busy = false; lock.unlock() } else { let next = waiters.removeFirst(); lock.unlock(); next.resume() }
+            let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if state.waiters.isEmpty { state.busy = false; return nil } else { return state.waiters.removeFirst() }
+            }
+            next?.resume()
         }
         return try await body()
     }
