@@ -106,6 +106,19 @@ struct OwnershipMachineTests {
         do { let actions = machine.handle(.assigned(partition, toMe: true)); #expect(actions == [.acquire(partition)]) }
     }
 
+    @Test("with a retry margin, a failed renewal gives the partition up while its lease still holds, if the next try could answer after expiry")
+    func expiryMargin() {
+        let partition = PartitionID(type: "t", index: 0)
+        var machine = OwnershipMachine(leaseMilliseconds: 100, marginMilliseconds: 40)
+        _ = machine.handle(.assigned(partition, toMe: true))
+        _ = machine.handle(.acquired(partition, Epoch(1), now: 0))
+        _ = machine.handle(.consumerStarted(partition, now: 10))
+        // Renewed at 10: expires at 110. A failure at 69 leaves room for one more try (69 + 40 < 110).
+        do { let actions = machine.handle(.heartbeatFailed(now: 69)); #expect(actions == []) }
+        // At 70 the next try could answer at 110, when the lease is gone: give it up now.
+        #expect(machine.handle(.heartbeatFailed(now: 70)) == [.close(partition, reason: "its lease could not be renewed within its TTL")])
+    }
+
     @Test("a fenced commit under an old epoch does not drop a newer run")
     func staleFence() {
         let partition = PartitionID(type: "t", index: 0)

@@ -60,9 +60,15 @@ struct OwnershipMachine {
     private(set) var phases: [PartitionID: Phase] = [:]
     private(set) var stopping = false
     let leaseMilliseconds: UInt64
+    /// How long before its lease expires a partition whose renewal failed is
+    /// given up: the longest the *next* try's answer can take. Waiting for a
+    /// failure after expiry would leave the partition consumed past its
+    /// lease, while another worker may already hold it.
+    let marginMilliseconds: UInt64
 
-    init(leaseMilliseconds: Int) {
+    init(leaseMilliseconds: Int, marginMilliseconds: Int = 0) {
         self.leaseMilliseconds = UInt64(max(1, leaseMilliseconds))
+        self.marginMilliseconds = UInt64(max(0, marginMilliseconds))
     }
 
     /// Partitions being consumed now.
@@ -130,7 +136,7 @@ struct OwnershipMachine {
         case .heartbeatFailed(let now):
             var actions: [Action] = []
             for (partition, phase) in phases {
-                if case .consuming(_, let renewedAt) = phase, now >= renewedAt + leaseMilliseconds {
+                if case .consuming(_, let renewedAt) = phase, now + marginMilliseconds >= renewedAt + leaseMilliseconds {
                     actions += lose(partition, reason: "its lease could not be renewed within its TTL")
                 }
             }

@@ -16,7 +16,16 @@ final class PartitionOwnership: Sendable {
         var partitions: Int
         var leaseMilliseconds: Int
         var heartbeatMilliseconds: Int
+        /// How long a Redis command may go unanswered (0: no limit).
+        var redisTimeoutMilliseconds: Int = 0
         var me: MemberInfo
+
+        /// The longest a heartbeat retried at once after a failure can take to
+        /// fail again: a reconnect's PING and then a command, each up to the
+        /// Redis timeout. Without a timeout, one heartbeat interval.
+        var retryMarginMilliseconds: Int {
+            redisTimeoutMilliseconds > 0 ? 2 * redisTimeoutMilliseconds + 100 : heartbeatMilliseconds
+        }
     }
 
     /// Opens a consumer for a partition under an epoch.
@@ -45,7 +54,8 @@ final class PartitionOwnership: Sendable {
         self.leases = Leases(redis: redis)
         self.startRun = startRun
         self.logger = logger
-        self.machine = Mutex(OwnershipMachine(leaseMilliseconds: settings.leaseMilliseconds))
+        self.machine = Mutex(OwnershipMachine(
+            leaseMilliseconds: settings.leaseMilliseconds, marginMilliseconds: settings.retryMarginMilliseconds))
     }
 
     /// Partitions this worker consumes now.
@@ -58,14 +68,20 @@ final class PartitionOwnership: Sendable {
         let interval = settings.heartbeatMilliseconds
         heartbeat.withLock {
             $0 = Task {
+                // After a failure the next try comes at once (a dropped
+                // connection is back at the next command); partitions whose
+                // lease could expire before that try answers are given up.
+                var pause = interval
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(interval))
+                    try? await Task.sleep(for: .milliseconds(pause))
                     if Task.isCancelled { break }
                     do {
                         try await reconcile()
+                        pause = interval
                     } catch {
                         logger.warning("ownership heartbeat failed", metadata: ["error": "\(error)"])
                         await handle(.heartbeatFailed(now: Self.now()))
+                        pause = min(interval, 100)
                     }
                 }
             }

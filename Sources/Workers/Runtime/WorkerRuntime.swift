@@ -250,7 +250,8 @@ public final class WorkerRuntime: Service, Sendable {
             concurrency: configuration.concurrency, startedAt: Int64(Date().timeIntervalSince1970))
         let ownership = PartitionOwnership(
             settings: .init(workerID: configuration.workerID, types: me.types, partitions: configuration.partitions,
-                            leaseMilliseconds: configuration.leaseMilliseconds, heartbeatMilliseconds: configuration.heartbeatMilliseconds, me: me),
+                            leaseMilliseconds: configuration.leaseMilliseconds, heartbeatMilliseconds: configuration.heartbeatMilliseconds,
+                            redisTimeoutMilliseconds: configuration.redis.commandTimeoutMilliseconds, me: me),
             redis: redis,
             startRun: { [unowned self] partition, epoch in
                 try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes) { run, error in
