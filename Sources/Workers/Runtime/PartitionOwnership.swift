@@ -178,7 +178,8 @@ final class PartitionOwnership: Sendable {
                     logger.info("took partition", metadata: ["partition": "\(partition.queue)", "old": "\(previous ?? "-")", "new": "\(me)", "epoch": "\(epoch)"])
                     await handle(.acquired(partition, epoch, now: Self.now()))
                 case .alreadyOurs(let epoch):
-                    // Ours from before (e.g. a restart with the same worker id within the TTL).
+                    // Ours from before: this worker reconnected within the TTL. The
+                    // epoch is new all the same, fencing the old session's commits.
                     await handle(.acquired(partition, epoch, now: Self.now()))
                 }
             } catch {

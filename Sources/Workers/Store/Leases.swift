@@ -8,7 +8,10 @@ struct Leases: Sendable {
     let redis: RedisClient
 
     /// KEYS: lease, epoch, last holder, incarnation marker. ARGV: worker, ttl ms.
-    /// Returns {1, epoch} already ours (renewed), {2, epoch, previous holder}
+    /// Every acquisition bumps the epoch, also one by the lease's holder: a
+    /// worker that reconnected takes its own leases back under a new epoch,
+    /// so its old session's late commits are fenced.
+    /// Returns {1, epoch} already ours (renewed, new epoch), {2, epoch, previous holder}
     /// newly acquired, {0, holder} held by someone else, {3, ''} refused
     /// because the partition's incarnation marker is gone (Redis lost its
     /// data: a fresh epoch would let turns run against an empty store).
@@ -17,7 +20,7 @@ struct Leases: Sendable {
         local holder = redis.call('GET', KEYS[1])
         if holder == ARGV[1] then
             redis.call('PEXPIRE', KEYS[1], ARGV[2])
-            return {1, redis.call('GET', KEYS[2]) or '0'}
+            return {1, tostring(redis.call('INCR', KEYS[2]))}
         end
         if holder then return {0, holder} end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
