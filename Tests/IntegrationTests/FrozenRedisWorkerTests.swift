@@ -62,15 +62,25 @@ struct FrozenRedisWorkerTests {
             // Only RabbitMQ is needed to send (the partition count is cached):
             // these wait in the queues, or in the worker, while Redis is frozen.
             for _ in 0..<5 { try await client.send(counters.map(add)) }
-            try await eventually(Self.leaseSeconds * 2 + 10, "no partition consumed while Redis is frozen") {
-                try await consumers().allSatisfy { $0 == 0 }
+            // Polled by hand to know each look's start: a look inspects 16
+            // queues one after another, so it is not an instant. The release
+            // came before the look that saw it ended, and after the previous
+            // look began: the look that saw it is the measurement's resolution.
+            var released: Duration?
+            var look: Duration = .zero
+            while released == nil, clock.now - frozenAt < .seconds(Self.leaseSeconds * 2 + 10) {
+                let began = clock.now
+                let idle = try await consumers().allSatisfy { $0 == 0 }
+                look = clock.now - began
+                if idle { released = clock.now - frozenAt } else { try await Task.sleep(for: .milliseconds(20)) }
             }
-            let released = clock.now - frozenAt
+            let after = try #require(released, "partitions still consumed \(Self.leaseSeconds * 2 + 10) s after Redis froze")
             // A failed renewal gives partitions up while the next try (a
             // reconnect's PING and a command, 2 s each at most) could answer
             // after the lease expired: so within the lease TTL of the freeze.
             // Without command timeouts it never comes.
-            #expect(released <= .seconds(Self.leaseSeconds), "the worker kept consuming \(released) after Redis froze (lease TTL \(Self.leaseSeconds) s)")
+            #expect(after - look <= .seconds(Self.leaseSeconds),
+                    "the worker kept consuming \(after) after Redis froze (lease TTL \(Self.leaseSeconds) s; the look that saw it took \(look))")
             #expect(worker.poll() == nil, "the worker exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
 
             redis.thaw()
