@@ -27,20 +27,26 @@ public func fuzzURL(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     return 0
 }
 
-/// An error quotes the URL masked, and its problem never shows the password
-/// unless it also appears outside the credentials. Checked for passwords
-/// holding a non-ASCII character, so that the fixed English of a problem
-/// ("redis://host") cannot match by chance. (The whole description is not
-/// searched: its quote marks around the masked URL can complete a password
-/// such as `\u{FFFD}'`, which the fuzzer found.)
+/// An error quotes the URL masked, and its problem shows no piece of the
+/// password. A piece is any three characters of it in a row that hold a
+/// non-ASCII character (not U+FFFD, which invalid bytes become anywhere)
+/// and no quote mark, and that appear nowhere outside the credentials: the
+/// fixed English of a problem cannot hold such a piece by chance, and a
+/// quote mark next to a quoted name could complete one (the fuzzer found
+/// `'\u{FFFD}'` that way, twice).
 private func check(_ error: URLFormatError, about text: String) {
     precondition(error.url == Redaction.url(text), "the error for \(text.debugDescription) quotes \(error.url.debugDescription)")
     guard let span = Redaction.passwordSpan(in: text) else { return }
-    let password = String(text[span])
-    guard password.unicodeScalars.contains(where: { !$0.isASCII }) else { return }
+    let password = Array(text[span])
+    guard password.count >= 3 else { return }
     let outside = String(text[..<span.lowerBound]) + "\u{0}" + String(text[span.upperBound...])
-    precondition(outside.contains(password) || !error.problem.contains(password),
-                 "the error for \(text.debugDescription) shows its password: \(error)")
+    for start in 0...(password.count - 3) {
+        let piece = password[start..<start + 3]
+        guard !piece.contains("'"), piece.contains(where: { $0 != "\u{FFFD}" && $0.unicodeScalars.contains { !$0.isASCII } }) else { continue }
+        let fragment = String(piece)
+        precondition(outside.contains(fragment) || !error.problem.contains(fragment),
+                     "the error for \(text.debugDescription) shows a piece of its password (\(fragment.debugDescription)): \(error)")
+    }
 }
 
 runFuzzer { start, count in fuzzURL(start, count) }
