@@ -32,6 +32,11 @@ struct DrainTimeoutTests {
             #expect(status == 0)
             #expect(took < .seconds(10), "SIGTERM took \(took) with a 2 s drain timeout")
             #expect(fleet.log("a").contains("did not finish within the drain timeout"))
+            // Its lease was given back once its channel was closed: the next owner need not wait for it to expire.
+            let redis = try await TestServers.redis()
+            let holder = try await redis.send("GET", Keys.lease(fleet.type("probe"), 0)).string
+            await redis.close()
+            #expect(holder == nil, "the lease is still held by \(holder ?? "-")")
 
             // The turn did not commit on A: it was requeued and runs, once, on B.
             workers.add(try await fleet.startWorker("b"))

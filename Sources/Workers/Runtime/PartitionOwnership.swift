@@ -142,6 +142,20 @@ final class PartitionOwnership: Sendable {
         for running in runs.withLock({ Array($0.values) }) { running.run.markLost() }
     }
 
+    /// After `abandonAll` and once the consumers' channels are closed (their
+    /// deliveries requeued, in order): gives back the leases still held, so
+    /// the next owner need not wait for them to expire. A turn of ours that
+    /// is still running commits nothing after that: the next acquisition
+    /// bumps the epoch. Best effort: a lease that cannot be released expires.
+    func releaseAbandonedLeases() async {
+        let partitions = Set(runs.withLock { Array($0.keys) }).union(machine.withLock { Array($0.phases.keys) })
+        await withTaskGroup(of: Void.self) { group in
+            for partition in partitions {
+                group.addTask { try? await self.leases.release(partition, worker: self.settings.workerID) }
+            }
+        }
+    }
+
     // MARK: - Performing actions
 
     private func handle(_ event: OwnershipMachine.Event) async {

@@ -454,6 +454,7 @@ public final class WorkerRuntime: Service, Sendable {
         }
         let (connections, redis) = state.withLock { ($0.amqp, $0.redis) }
         for connection in connections { await connection.close() }
+        if !drained { await ownership?.releaseAbandonedLeases() }
         await redis?.close()
         logger.info("worker stopped", metadata: ["worker": "\(configuration.workerID)"])
     }
