@@ -96,7 +96,7 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between membership heartbeats and lease renewals (GREENROOM_HEARTBEAT).")
     var heartbeat: Double = env("GREENROOM_HEARTBEAT").flatMap { Double($0) } ?? 1
 
-    @Option(name: .customLong("turn-deadline"), help: "Seconds a turn may run before it counts as a failed attempt (GREENROOM_TURN_DEADLINE).")
+    @Option(name: .customLong("turn-deadline"), help: "Seconds a turn may run before it counts as a failed attempt; 0: no deadline, and no task per run (GREENROOM_TURN_DEADLINE).")
     var turnDeadline: Double = env("GREENROOM_TURN_DEADLINE").flatMap { Double($0) } ?? 30
 
     @Option(name: .customLong("drain-timeout"), help: "Seconds a graceful stop waits for in-flight turns; then the rest is requeued (GREENROOM_DRAIN_TIMEOUT).")
@@ -151,7 +151,7 @@ public struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--lease-ttl (\(leaseTTL) s) must be at least twice --heartbeat (\(heartbeat) s), and --heartbeat at least 0.05 s")
         }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must be 0 seconds or more, not \(drainTimeout)") }
-        guard turnDeadline > 0 else { throw ValidationError("--turn-deadline must be more than 0 seconds, not \(turnDeadline)") }
+        guard turnDeadline >= 0 else { throw ValidationError("--turn-deadline must be 0 (no deadline) or more seconds, not \(turnDeadline)") }
         guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
         guard (1...4096).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 4096, not \(partitions)") }
         if let text = Self.env("GREENROOM_QUEUE_TYPE"), QueueType(rawValue: text) == nil {

@@ -127,12 +127,16 @@ final class BenchFleet: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw BenchError("no worker binary beside enqueue at \(binary); build it (swift build) or use --workers 0")
         }
+        let settings = [
+            "GREENROOM_AMQP_URL": servers.amqpURL, "GREENROOM_REDIS_URL": servers.redisURL, "GREENROOM_TYPES": "counter",
+            "GREENROOM_TYPE_SUFFIX": suffix, "GREENROOM_PARTITIONS": "\(partitions)", "GREENROOM_CONCURRENCY": "\(concurrency)",
+            "GREENROOM_PREFETCH": "\(prefetch)", "GREENROOM_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin",
+        ]
+        // Other worker settings pass through from the bench's own environment
+        // (GREENROOM_TURN_DEADLINE=0 enqueue bench …), so one run can compare them.
+        let passed = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("GREENROOM_") && settings[$0.key] == nil }
+        let environment = settings.merging(passed) { mine, _ in mine }.map { "\($0.key)=\($0.value)" }.sorted()
         for index in 0..<count {
-            let environment = [
-                "GREENROOM_AMQP_URL=\(servers.amqpURL)", "GREENROOM_REDIS_URL=\(servers.redisURL)", "GREENROOM_TYPES=counter",
-                "GREENROOM_TYPE_SUFFIX=\(suffix)", "GREENROOM_PARTITIONS=\(partitions)", "GREENROOM_CONCURRENCY=\(concurrency)", "GREENROOM_PREFETCH=\(prefetch)", "GREENROOM_LOG_LEVEL=warning",
-                "PATH=/usr/bin:/bin",
-            ]
             pids.append(try Self.spawn(binary, environment: environment, log: "/tmp/greenroom-bench-\(suffix)\(logTag.isEmpty ? "" : "-" + logTag)-\(index).log"))
         }
     }

@@ -13,7 +13,7 @@ public struct HostedType: Sendable {
     let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
     public var retry: RetryPolicy
     /// How long one turn may run before it counts as a failed attempt
-    /// (`TurnDeadlineExceeded`); nil: the worker's `turnDeadline`.
+    /// (`TurnDeadlineExceeded`); nil: the worker's `turnDeadline`; `.zero`: none.
     public var turnDeadline: Duration?
 
     /// The turn deadline of a worker that sets none: 30 s.

@@ -24,7 +24,7 @@ enum TurnDeadline {
     struct Outcome<State: Sendable>: Sendable {
         var completed: Int
         var state: State
-        var failure: (any Error)?
+        var failure: (any Error)? = nil
     }
 
     /// `turn(index, &state)` runs turn `index` and returns whether the next
@@ -33,6 +33,7 @@ enum TurnDeadline {
         from initial: State, turns: Int, deadline: Duration,
         _ turn: @escaping @Sendable (_ index: Int, _ state: inout State) async throws -> Bool
     ) async -> Outcome<State> {
+        guard deadline > .zero else { return await runInline(from: initial, turns: turns, turn) }
         let watch = Watch(initial, deadline: deadline)
         let work = Task {
             var state = initial
@@ -54,6 +55,27 @@ enum TurnDeadline {
         let outcome = await withCheckedContinuation { watch.park($0) }
         Watchdog.shared.remove(watch)
         return outcome
+    }
+
+    /// A deadline of zero: no deadline. The turns run in the caller's task,
+    /// with no task of their own and nothing watching them (the cheapest
+    /// path, for behaviours that cannot hang; BENCHMARKS.md has the cost).
+    private static func runInline<State: Sendable>(
+        from initial: State, turns: Int,
+        _ turn: @Sendable (_ index: Int, _ state: inout State) async throws -> Bool
+    ) async -> Outcome<State> {
+        var state = initial
+        for index in 0..<turns {
+            var next = state
+            do {
+                let goOn = try await turn(index, &next)
+                state = next
+                if !goOn { return Outcome(completed: index + 1, state: state) }
+            } catch {
+                return Outcome(completed: index, state: state, failure: error)
+            }
+        }
+        return Outcome(completed: turns, state: state)
     }
 
     /// A sequence the watchdog can give up on.

@@ -67,7 +67,8 @@ public final class WorkerRuntime: Service, Sendable {
         /// broker's confirms; past it the publish failed and is tried again.
         public var confirmTimeout: Duration = .seconds(30)
         /// How long a turn may run, for types that set no `turnDeadline` of
-        /// their own; past it the turn counts as a failed attempt.
+        /// their own; past it the turn counts as a failed attempt. `.zero`: no
+        /// deadline (the turns run in the pipeline's task, with no task of their own).
         public var turnDeadline: Duration = HostedType.defaultTurnDeadline
         /// How long a graceful shutdown waits for the admitted turns to finish
         /// and ack; then what is left is dropped (the broker requeues it).
