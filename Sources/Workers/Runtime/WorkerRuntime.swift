@@ -112,7 +112,8 @@ public final class WorkerRuntime: Service, Sendable {
     struct RunState {
         var end: WorkerEnd = WorkerEnd()
         var amqp: [AMQPConnection] = []
-        var redis: RedisClient?
+        /// The store's client, then the leases' own (see `start`).
+        var redis: [RedisClient] = []
         var ownership: PartitionOwnership?
         var mailboxes: Mailboxes<Delivered>?
         var stopping = false
@@ -197,7 +198,7 @@ public final class WorkerRuntime: Service, Sendable {
         let publishing = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
         state.withLock { $0.amqp.append(publishing) }
         let redis = try await RedisClient.connect(configuration.redis, logger: logger)
-        state.withLock { $0.redis = redis }
+        state.withLock { $0.redis = [redis] }
         try await RedisPersistence.check(redis, endpoint: configuration.redis.endpoint, required: configuration.requireDurableRedis, logger: logger)
 
         let store = ActorStore(redis: redis)
@@ -249,11 +250,17 @@ public final class WorkerRuntime: Service, Sendable {
         let me = MemberInfo(
             id: configuration.workerID, host: Self.hostName(), pid: getpid(), types: configuration.types.map(\.typeName),
             concurrency: configuration.concurrency, startedAt: Int64(Date().timeIntervalSince1970))
+        // Leases and membership on a connection of their own: on the turns'
+        // connection a renewal would queue behind commits, and while Redis is
+        // frozen each of those waits out a command timeout, so the renewal's
+        // failure (and the partitions' release) could come after the lease expired.
+        let leaseRedis = try await RedisClient.connect(configuration.redis, logger: logger)
+        state.withLock { $0.redis.append(leaseRedis) }
         let ownership = PartitionOwnership(
             settings: .init(workerID: configuration.workerID, types: me.types, partitions: configuration.partitions,
                             leaseMilliseconds: configuration.leaseMilliseconds, heartbeatMilliseconds: configuration.heartbeatMilliseconds,
                             redisTimeoutMilliseconds: configuration.redis.commandTimeoutMilliseconds, me: me),
-            redis: redis,
+            redis: leaseRedis,
             startRun: { [unowned self] partition, epoch in
                 try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes) { run, error in
                     self.consumerEnded(run, error, ownership: ownershipBox.withLock { $0 }, session: session)
@@ -378,7 +385,7 @@ public final class WorkerRuntime: Service, Sendable {
         let (connections, redis, ownership, mailboxes) = state.withLock { state in
             defer {
                 state.amqp = []
-                state.redis = nil
+                state.redis = []
                 state.ownership = nil
                 state.mailboxes = nil
             }
@@ -387,7 +394,7 @@ public final class WorkerRuntime: Service, Sendable {
         ownership?.abandonAll()
         for connection in connections { await connection.close() }
         if let mailboxes { _ = await Self.finishes(within: .seconds(5)) { await mailboxes.waitUntilIdle() } }
-        await redis?.close()
+        for client in redis { await client.close() }
     }
 
     /// Records an error the worker cannot recover from (configuration, a
@@ -456,7 +463,7 @@ public final class WorkerRuntime: Service, Sendable {
         let (connections, redis) = state.withLock { ($0.amqp, $0.redis) }
         for connection in connections { await connection.close() }
         if !drained { await ownership?.releaseAbandonedLeases() }
-        await redis?.close()
+        for client in redis { await client.close() }
         logger.info("worker stopped", metadata: ["worker": "\(configuration.workerID)"])
     }
 
@@ -492,7 +499,7 @@ public final class WorkerRuntime: Service, Sendable {
         requestStop()
         Task {
             for connection in connections { await connection.close() }
-            await redis?.close()
+            for client in redis { await client.close() }
         }
     }
 
