@@ -33,22 +33,11 @@ enum TurnDeadline {
         from initial: State, turns: Int, deadline: Duration,
         _ turn: @escaping @Sendable (_ index: Int, _ state: inout State) async throws -> Bool
     ) async -> Outcome<State> {
-        guard deadline > .zero else { return await runInline(from: initial, turns: turns, turn) }
+        guard deadline > .zero else { return await runTurns(from: initial, turns: turns, turn) }
         let watch = Watch(initial, deadline: deadline)
         let work = Task {
-            var state = initial
-            for index in 0..<turns {
-                var next = state
-                do {
-                    let goOn = try await turn(index, &next)
-                    state = next
-                    guard watch.completed(index + 1, state), goOn else { break }
-                } catch {
-                    watch.finish(failure: error)
-                    return
-                }
-            }
-            watch.finish(failure: nil)
+            let outcome = await runTurns(from: initial, turns: turns, turn) { completed, state in watch.completed(completed, state) }
+            watch.finish(failure: outcome.failure)
         }
         watch.attach(work)
         Watchdog.shared.add(watch)
@@ -57,12 +46,15 @@ enum TurnDeadline {
         return outcome
     }
 
-    /// A deadline of zero: no deadline. The turns run in the caller's task,
-    /// with no task of their own and nothing watching them (the cheapest
-    /// path, for behaviours that cannot hang; BENCHMARKS.md has the cost).
-    private static func runInline<State: Sendable>(
+    /// Runs the turns one after another in the calling task, each on a copy
+    /// of the state. `didComplete(count, state)` hears of every completed
+    /// turn and may end the run (false: the sequence was decided without it).
+    /// Alone (a deadline of zero: none) nothing watches them: the cheapest
+    /// path, for behaviours that cannot hang; BENCHMARKS.md has the cost.
+    private static func runTurns<State: Sendable>(
         from initial: State, turns: Int,
-        _ turn: @Sendable (_ index: Int, _ state: inout State) async throws -> Bool
+        _ turn: @Sendable (_ index: Int, _ state: inout State) async throws -> Bool,
+        didComplete: (_ count: Int, _ state: State) -> Bool = { _, _ in true }
     ) async -> Outcome<State> {
         var state = initial
         for index in 0..<turns {
@@ -70,7 +62,7 @@ enum TurnDeadline {
             do {
                 let goOn = try await turn(index, &next)
                 state = next
-                if !goOn { return Outcome(completed: index + 1, state: state) }
+                if !didComplete(index + 1, state) || !goOn { return Outcome(completed: index + 1, state: state) }
             } catch {
                 return Outcome(completed: index, state: state, failure: error)
             }
