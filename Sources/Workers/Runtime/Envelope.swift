@@ -62,11 +62,10 @@ struct Envelope: Sendable {
     /// (`amq.rabbitmq.reply-to…`), which Greenroom's clients use. Any other
     /// value names some queue a sender could make a worker write into.
     static func honoured(replyTo: String?) -> String? {
-        guard let replyTo, replyTo.hasPrefix(directReplyToPrefix) else { return nil }
+        // The broker names each reply queue `amq.rabbitmq.reply-to.…`.
+        guard let replyTo, replyTo.hasPrefix(AMQPChannel.directReplyTo) else { return nil }
         return replyTo
     }
-
-    static let directReplyToPrefix = "amq.rabbitmq.reply-to"
 
     /// True when the delivery named a `reply_to` that is ignored.
     static func ignoresReplyTo(_ delivery: AMQPDelivery) -> Bool {

@@ -24,8 +24,8 @@ extension WorkerRuntime {
                     case .failure(let invalid):
                         await refuse(delivery, reason: invalid.description, actor: invalid.target, run: run, pipeline: pipeline)
                     case .success(let envelope):
-                        guard envelope.target.type == run.partition.type,
-                              PartitionID(of: envelope.target, partitions: partitions) == run.partition else {
+                        // A PartitionID names its type: another type's message never matches.
+                        guard PartitionID(of: envelope.target, partitions: partitions) == run.partition else {
                             // Running it here would write its actor's record under the wrong partition's keys.
                             await refuse(delivery, reason: await misrouted(envelope.target, store: pipeline.store),
                                          actor: envelope.target, run: run, pipeline: pipeline)
