@@ -63,7 +63,8 @@ extension GreenroomClient {
         }
         var status = FleetStatus(workers: workers, partitions: partitions.sorted { ($0.type, $0.partition) < ($1.type, $1.partition) }, deadLetters: dead)
         status.incarnation = try await incarnation()
-        let declared = Set(partitions.map(\.type))
+        // Every type Redis has a record of, inspected or not (`only`).
+        let declared = Set(stride(from: 0, to: types.count - 1, by: 2).compactMap { types[$0].string })
         status.typesWithoutData = Set(members.flatMap(\.types)).subtracting(declared).sorted()
         return status
     }
