@@ -265,20 +265,15 @@ public final class AMQPChannel: Sendable {
     // MARK: - Closing
 
     /// Closes the channel. Unacked deliveries go back to their queues; calls
-    /// still waiting fail. Closing a channel that is already closed does nothing.
+    /// still waiting fail, and calls made from now on fail at once: nothing
+    /// more is sent on it (see `AMQPConnectionCore.closeChannel`). Closing a
+    /// channel that is already closed does nothing.
     public func close() async throws {
         let (number, ended) = (number, ended)
-        let operation = "closing channel \(number)"
-        try await connection.perform(operation) { (core, continuation: CheckedContinuation<Void, any Error>) in
-            guard let channel = core.channels[number], channel.ended === ended, channel.closedBecause == nil else {
-                continuation.resume()
-                return
+        try await connection.perform("closing channel \(number)") { (core, continuation: CheckedContinuation<Void, any Error>) in
+            core.closeChannel(number, ended) { result in
+                continuation.resume(with: result.mapError { $0 as any Error })
             }
-            core.enqueueRPC(.init(.channelClose, operation: operation) { result in
-                if core.channels[number] === channel { core.channels[number] = nil }
-                channel.shutDown(because: nil)
-                continuation.resume(with: result.map { _ in () }.mapError { $0 as any Error })
-            }, on: channel)
         }
     }
 }

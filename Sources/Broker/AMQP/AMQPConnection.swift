@@ -32,7 +32,7 @@ public final class AMQPConnection: Sendable {
         let ended = EndReason()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             startOwnedThread(name: "amqp \(configuration.endpoint)") {
-                switch AMQPConnectionCore.open(configuration: configuration, logger: logger, onTerminate: { ended.record($0) }) {
+                switch AMQPConnectionCore.open(configuration: configuration, logger: logger, onTerminate: { ended.record($0, lost: !$1) }) {
                 case .failure(let error):
                     ended.record(error)
                     _ = jobs.close()
@@ -52,6 +52,16 @@ public final class AMQPConnection: Sendable {
 
     /// True until the connection is closed or lost.
     public var isOpen: Bool { closedBecause == nil }
+
+    /// Calls `handler` once, with the reason, if the connection is lost —
+    /// the broker closed it or the network failed — rather than closed by
+    /// `close()`; at once if it has been lost already. A program that keeps
+    /// a connection for a long time learns of its loss here even when no
+    /// call of its own is waiting on it. `handler` runs on the connection's
+    /// thread (or the caller's): it must not block.
+    public func whenLost(_ handler: @escaping @Sendable (AMQPError) -> Void) {
+        ended.whenLost(handler)
+    }
 
     /// Opens a new channel.
     public func openChannel() async throws -> AMQPChannel {
@@ -114,13 +124,41 @@ public final class AMQPConnection: Sendable {
     }
 }
 
-/// Why a connection ended: recorded once, on its thread; read from anywhere.
+/// Why a connection or channel ended: recorded once, on its thread; read
+/// from anywhere. A connection's also tells those watching for its loss.
 final class EndReason: Sendable {
-    private let value = Mutex<AMQPError?>(nil)
-
-    func record(_ error: AMQPError) {
-        value.withLock { if $0 == nil { $0 = error } }
+    private struct State {
+        var error: AMQPError?
+        var lost = false
+        var lossWatchers: [@Sendable (AMQPError) -> Void] = []
     }
 
-    var current: AMQPError? { value.withLock { $0 } }
+    private let value = Mutex(State())
+
+    /// Records why it ended (the first reason wins). `lost`: the server or
+    /// the network ended it, not this program; the loss watchers run now.
+    func record(_ error: AMQPError, lost: Bool = false) {
+        let watchers: [@Sendable (AMQPError) -> Void] = value.withLock { state in
+            guard state.error == nil else { return [] }
+            state.error = error
+            state.lost = lost
+            defer { state.lossWatchers = [] }
+            return lost ? state.lossWatchers : []
+        }
+        for watcher in watchers { watcher(error) }
+    }
+
+    /// Runs `watcher` once if it is lost — at once if it has been.
+    func whenLost(_ watcher: @escaping @Sendable (AMQPError) -> Void) {
+        let lostAlready: AMQPError? = value.withLock { state in
+            guard let error = state.error else {
+                state.lossWatchers.append(watcher)
+                return nil
+            }
+            return state.lost ? error : nil
+        }
+        if let lostAlready { watcher(lostAlready) }
+    }
+
+    var current: AMQPError? { value.withLock { $0.error } }
 }

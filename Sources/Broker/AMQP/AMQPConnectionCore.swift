@@ -30,9 +30,11 @@ final class AMQPConnectionCore {
     private var channelMax: UInt16 = 2047
     /// Set once the connection is unusable; every later job fails with it.
     private(set) var terminalError: AMQPError?
-    private let onTerminate: @Sendable (AMQPError) -> Void
+    /// Told once, when the connection ends: why, and whether this program
+    /// closed it (`cleanly`) rather than lost it.
+    private let onTerminate: @Sendable (_ error: AMQPError, _ cleanly: Bool) -> Void
 
-    private init(configuration: AMQPConfiguration, logger: Logger, state: amqp_connection_state_t, onTerminate: @escaping @Sendable (AMQPError) -> Void) {
+    private init(configuration: AMQPConfiguration, logger: Logger, state: amqp_connection_state_t, onTerminate: @escaping @Sendable (AMQPError, Bool) -> Void) {
         self.configuration = configuration
         self.logger = logger
         self.state = state
@@ -46,7 +48,7 @@ final class AMQPConnectionCore {
     // MARK: - Connecting
 
     /// Opens the socket and logs in. Runs on the connection thread.
-    static func open(configuration: AMQPConfiguration, logger: Logger, onTerminate: @escaping @Sendable (AMQPError) -> Void) -> Result<AMQPConnectionCore, AMQPError> {
+    static func open(configuration: AMQPConfiguration, logger: Logger, onTerminate: @escaping @Sendable (AMQPError, Bool) -> Void) -> Result<AMQPConnectionCore, AMQPError> {
         guard let state = amqp_new_connection() else {
             return .failure(AMQPError(code: .library, operation: "creating a RabbitMQ connection", detail: "out of memory"))
         }
@@ -143,9 +145,12 @@ final class AMQPConnectionCore {
 
     // MARK: - The loop
 
+    /// The connection's socket, for `poll(2)`.
+    var socketDescriptor: Int32 { amqp_get_sockfd(state) }
+
     /// Runs jobs and frames until the connection ends. Returns when it has.
     func run(jobs: JobQueue<Job>) {
-        let descriptor = amqp_get_sockfd(state)
+        let descriptor = socketDescriptor
         let heartbeat = Int32(amqp_get_heartbeat(state))
         let idleWakeMilliseconds: Int32 = heartbeat > 0 ? max(250, heartbeat * 250) : 5_000
         var zero = timeval(tv_sec: 0, tv_usec: 0)
@@ -202,7 +207,7 @@ final class AMQPConnectionCore {
             channel.shutDown(because: cleanly ? nil : error)
         }
         channels.removeAll()
-        onTerminate(error)
+        onTerminate(error, cleanly)
     }
 
     /// Sends connection.close and waits (briefly) for close-ok, then ends.
@@ -240,6 +245,27 @@ final class AMQPConnectionCore {
         }
         if let closed = channel.closedBecause { return .failure(closed.during(operation)) }
         return .success(channel)
+    }
+
+    /// Closes the channel behind a handle; `completion` runs once the broker
+    /// has confirmed (at once if it is closed already). From this moment the
+    /// channel refuses every further call: a frame sent after channel.close
+    /// reaches a broker that has already closed the channel, and RabbitMQ
+    /// answers that with 504 CHANNEL_ERROR, closing the whole connection —
+    /// an ack that crossed a partition's hand-over would take every other
+    /// channel down with it. Calls queued before it still go out first.
+    func closeChannel(_ number: UInt16, _ handle: EndReason, completion: @escaping (Result<Void, AMQPError>) -> Void) {
+        let operation = "closing channel \(number)"
+        guard let channel = channels[number], channel.ended === handle, channel.closedBecause == nil else {
+            completion(.success(()))
+            return
+        }
+        channel.ended.record(AMQPError(code: .channelClosed, operation: "using channel \(number)", detail: "the channel was closed"))
+        enqueueRPC(.init(.channelClose, operation: operation) { [unowned self] result in
+            if channels[number] === channel { channels[number] = nil }
+            channel.shutDown(because: nil)
+            completion(result.map { _ in () })
+        }, on: channel)
     }
 
     /// Queues a synchronous method on `channel`; sends it now if the channel
