@@ -127,6 +127,22 @@ struct ProcessGuaranteeTests {
         }
     }
 
+    @Test("an idle worker whose publishing connection the broker closes reconnects at once, not at its next publish; then serves as before")
+    func idlePublishingConnectionLost() async throws {
+        let fleet = try await ProcessFleet.make()
+        try await fleet.run { workers in
+            let a = workers.add(try await fleet.startWorker("a"))
+            let names = RabbitControl.workerConnectionNames(pid: a.pid)
+            #expect(try await RabbitControl.closeConnections(named: [names.publish]) == 1)
+            // Nothing is sent: only watching the connection can notice.
+            try await eventually(60, "worker A reconnected") { fleet.log("a").contains("reconnected") }
+            let counter = try ActorAddress(type: fleet.type("counter"), id: "after-reconnect")
+            try await fleet.client.send(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8), spawnIfMissing: true)
+            #expect(try await waitForCounters(fleet.client, [counter], total: 1, seconds: 60) == [1])
+            #expect(a.poll() == nil)
+        }
+    }
+
     @Test("the default retry policy in a real worker: 4 attempts, at least 100, 200 and 400 ms apart, then a dead letter saying so")
     func defaultRetryPolicy() async throws {
         let fleet = try await ProcessFleet.make()

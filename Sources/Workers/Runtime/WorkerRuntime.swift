@@ -197,6 +197,12 @@ public final class WorkerRuntime: Service, Sendable {
         amqpConfiguration.connectionName = "greenroom worker \(configuration.workerID) publish"
         let publishing = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
         state.withLock { $0.amqp.append(publishing) }
+        // A lost connection ends the session even when no call is waiting on
+        // it: between partitions (every consumer already closed) nothing else
+        // would notice, and each partition taken would fail to open a channel.
+        for connection in [consuming, publishing] {
+            connection.whenLost { [weak self] error in self?.fail(error, session: session) }
+        }
         let redis = try await RedisClient.connect(configuration.redis, logger: logger)
         state.withLock { $0.redis = [redis] }
         try await RedisPersistence.check(redis, endpoint: configuration.redis.endpoint, required: configuration.requireDurableRedis, logger: logger)
