@@ -36,11 +36,23 @@ struct Incarnation: Sendable {
 
     /// Checks `type`'s markers and writes them where that is safe. `queuesExist`
     /// asks RabbitMQ whether the type's partition queues were declared before.
+    ///
+    /// A worker writes a type's markers before it declares the type's queues.
+    /// So markers read *after* the queues were seen must be there — unless
+    /// Redis lost them. Read the other way round, a worker starting beside
+    /// one that declares the type at that moment could see no markers, then
+    /// the queues just declared, and take a new type for a lost one.
     func establish(type: String, partitions: Int, queuesExist: () async throws -> Bool) async throws -> Standing {
         let unmarked = try await unmarked(type: type, partitions: partitions)
         if unmarked.isEmpty { return .intact }
-        let registered = try await redis.send("HEXISTS", RedisLayout.types, type).integer == 1
-        if !registered, try await queuesExist() { return .lost }
+        if try await queuesExist() {
+            let stillUnmarked = try await self.unmarked(type: type, partitions: partitions)
+            if stillUnmarked.isEmpty { return .intact }  // another worker declared the type meanwhile
+            let registered = try await redis.send("HEXISTS", RedisLayout.types, type).integer == 1
+            if !registered { return .lost }
+            try await mark(stillUnmarked)  // declared before markers existed: its partition count is still in Redis
+            return .marked
+        }
         try await mark(unmarked)
         return .marked
     }
