@@ -1,6 +1,7 @@
 import Foundation
 import Broker
 import GreenroomTestSupport
+import Synchronization
 import Workers
 
 /// An in-process worker hosting the built-in behaviours under type names
@@ -114,23 +115,33 @@ actor Collected {
 
 /// Waits until every counter's committed count is `total` — or any passes it,
 /// which would be a message applied twice, so there is no point waiting — and
-/// returns the counts.
+/// returns the counts. On timeout the error says which counters fell short
+/// and where they stood.
 func waitForCounters(_ client: GreenroomClient, _ counters: [ActorAddress], total: Int, seconds: Double = 300) async throws -> [Int] {
-    try await within(seconds, "every counter at \(total)") {
-        while true {
-            let counts = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-                for (index, counter) in counters.enumerated() {
-                    group.addTask {
-                        let state = try? await client.state(of: counter)
-                        return (index, try state.map { try JSONDecoder().decode(Counter.State.self, from: Data($0)).count } ?? 0)
+    let last = Mutex<[Int]?>(nil)
+    do {
+        return try await within(seconds, "every counter at \(total)") {
+            while true {
+                let counts = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                    for (index, counter) in counters.enumerated() {
+                        group.addTask {
+                            let state = try? await client.state(of: counter)
+                            return (index, try state.map { try JSONDecoder().decode(Counter.State.self, from: Data($0)).count } ?? 0)
+                        }
                     }
+                    var counts = [Int](repeating: 0, count: counters.count)
+                    for try await (index, count) in group { counts[index] = count }
+                    return counts
                 }
-                var counts = [Int](repeating: 0, count: counters.count)
-                for try await (index, count) in group { counts[index] = count }
-                return counts
+                last.withLock { $0 = counts }
+                if counts.allSatisfy({ $0 == total }) || counts.contains(where: { $0 > total }) { return counts }
+                try await Task.sleep(for: .milliseconds(100))
             }
-            if counts.allSatisfy({ $0 == total }) || counts.contains(where: { $0 > total }) { return counts }
-            try await Task.sleep(for: .milliseconds(100))
         }
+    } catch let timeout as TimedOut {
+        guard let counts = last.withLock({ $0 }) else { throw timeout }
+        let short = zip(counters, counts).filter { $0.1 != total }.map { "\($0.0.id)=\($0.1)" }
+        throw TimedOut(what: "\(timeout.what); last seen: \(short.count) of \(counts.count) short (\(short.prefix(10).joined(separator: ", ")))",
+                       seconds: timeout.seconds)
     }
 }
