@@ -57,6 +57,7 @@ public enum Advice {
         case .leaseTooShort: "set --lease-ttl to at least twice --heartbeat"
         case .noTypes: "name the types to host with --types (or GREENROOM_TYPES)"
         case .actorChangingElsewhere: "is another worker, with another partition count, writing it? compare `enqueue status` with this worker's --partitions"
+        case .faultyBehavior: "give each message kind one handler (docs/ACTORS.md); the worker hosts nothing until then"
         case .redisNotDurable: "run Redis with appendonly yes and appendfsync everysec (redis-cli CONFIG SET appendonly yes, and in redis.conf; scripts/services does), or drop --require-durable-redis"
         }
     }

@@ -1,12 +1,27 @@
 /// `counter`: state `{"count": Int}` from 0; `add {"by": Int}` (replies with
-/// the new count when asked); `get` replies `{"count": Int}`.
-public struct Counter: Behavior {
+/// the new state when asked); `get` replies `{"count": Int}`.
+public struct Counter: TypedBehavior {
     public struct State: Codable, Sendable, Equatable {
         public var count = 0
+
+        public init(count: Int = 0) { self.count = count }
     }
 
-    struct Add: Decodable {
-        var by: Int
+    /// Adds `by` (which may be negative); an overflow is refused, not trapped.
+    public struct Add: ActorRequest {
+        public static let kind = "add"
+        public typealias Reply = State
+        public var by: Int
+
+        public init(by: Int) { self.by = by }
+    }
+
+    /// Replies with the state.
+    public struct Get: ActorRequest {
+        public static let kind = "get"
+        public typealias Reply = State
+
+        public init() {}
     }
 
     public static let typeName = "counter"
@@ -14,18 +29,13 @@ public struct Counter: Behavior {
 
     public init() {}
 
-    public func handle(_ message: Message, state: inout State, context: TurnContext) async throws {
-        switch message.kind {
-        case "add":
-            let add = try message.decode(Add.self)
+    public let handlers = Handlers<Counter>()
+        .on(Add.self) { add, state, _ in
             let (sum, overflow) = state.count.addingReportingOverflow(add.by)
+            // A trap here would kill the worker on every redelivery: refuse instead.
             guard !overflow else { throw MessageRejected("adding \(add.by) to \(state.count) overflows") }
             state.count = sum
-            try context.reply(state)
-        case "get":
-            try context.reply(state)
-        default:
-            throw MessageRejected.unknownKind(message.kind)
+            return state
         }
-    }
+        .on(Get.self) { _, state, _ in state }
 }

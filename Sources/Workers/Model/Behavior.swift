@@ -27,6 +27,13 @@ public protocol Behavior: Sendable {
     static var initialState: State { get }
     /// Handles one message.
     func handle(_ message: Message, state: inout State, context: TurnContext) async throws
+    /// What is wrong with this behaviour as written (e.g. two handlers for
+    /// one kind): a worker hosting it refuses to start, naming each.
+    func hostingProblems() -> [String]
+}
+
+extension Behavior {
+    public func hostingProblems() -> [String] { [] }
 }
 
 /// Thrown by a handler for input that will never succeed (unknown kind, bad

@@ -12,6 +12,9 @@ public struct HostedType: Sendable {
     /// Checks and normalizes a state given at spawn time.
     let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
     public var retry: RetryPolicy
+    /// What is wrong with the behaviour as written (`Behavior.hostingProblems`):
+    /// a worker hosting it refuses to start.
+    public let problems: [String]
     /// How long one turn may run before it counts as a failed attempt
     /// (`TurnDeadlineExceeded`); nil: the worker's `turnDeadline`; `.zero`: none.
     public var turnDeadline: Duration?
@@ -26,6 +29,7 @@ public struct HostedType: Sendable {
         typeName = name ?? B.typeName
         self.retry = retry
         self.turnDeadline = turnDeadline
+        problems = behavior.hostingProblems()
         initialState = { try TurnContext.encode(B.initialState) }
         runTurns = { stateBytes, decoded, turns, deadline in
             var state: B.State

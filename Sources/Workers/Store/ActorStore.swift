@@ -120,6 +120,8 @@ public struct WorkerConfigurationError: Error, CustomStringConvertible {
         case noTypes
         case partitionCountOutOfRange
         case leaseTooShort
+        /// The behaviour hosted as `type` is written wrong (`HostedType.problems`).
+        case faultyBehavior(type: String)
         /// The type was first declared with `stored` partitions.
         case partitionCountMismatch(type: String, stored: Int, configured: Int)
         /// An actor's stored version keeps moving under this worker's turns.
