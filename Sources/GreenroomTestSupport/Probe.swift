@@ -19,6 +19,13 @@ import Glibc
 /// address (e.g. one of a type nobody hosts); `trap` kills the process with a
 /// trap, like a bug in a handler would (for poison-message tests). A touch's
 /// pause is at most `maximumPauseMicroseconds` (10 minutes); longer is refused.
+///
+/// Probe is written in the string style on purpose: it is the example of the
+/// escape hatch (`Behavior.handle` with a switch on `message.kind`, see
+/// docs/ACTORS.md), for what typed messages do not express — `send` chooses
+/// the kind it sends at run time, and `fail` counts attempts by the
+/// incoming message's id. Behaviours with a fixed set of messages use
+/// `TypedBehavior` (the built-ins in Sources/Workers/BuiltIn).
 public struct Probe: Behavior {
     public struct State: Codable, Sendable, Equatable {
         public var touches = 0

@@ -32,7 +32,12 @@ public struct ActorAddress: Hashable, Sendable, CustomStringConvertible, Codable
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        try self.init(parsing: text)
+        do {
+            try self.init(parsing: text)
+        } catch {
+            // A decoding error, so the message that carried it names the field.
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -41,12 +41,26 @@ public struct Message: Sendable {
 enum JSONErrorText {
     static func describe(_ error: any Error) -> String {
         switch error {
-        case DecodingError.keyNotFound(let key, _): "missing field '\(key.stringValue)'"
-        case DecodingError.typeMismatch(let type, let context): "\(path(context)) is not \(type)"
-        case DecodingError.valueNotFound(let type, let context): "\(path(context)) is null, expected \(type)"
-        case DecodingError.dataCorrupted(let context): context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)) is invalid"
+        case DecodingError.keyNotFound(let key, let context): "missing field '\(key.stringValue)'\(within(context))"
+        case DecodingError.typeMismatch(let type, let context): "\(path(context)) is not \(name(type))"
+        case DecodingError.valueNotFound(let type, let context): "\(path(context)) is null, expected \(name(type))"
+        case DecodingError.dataCorrupted(let context):
+            context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)) is invalid: \(context.debugDescription)"
         default: "\(error)"
         }
+    }
+
+    /// A type as a sender thinks of it: JSON's words for containers.
+    private static func name(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        if name.hasPrefix("Dictionary<") { return "an object" }
+        if name.hasPrefix("Array<") { return "an array" }
+        return name
+    }
+
+    /// Where a missing field was missing, when not at the top.
+    private static func within(_ context: DecodingError.Context) -> String {
+        context.codingPath.isEmpty ? "" : " in \(path(context))"
     }
 
     private static func path(_ context: DecodingError.Context) -> String {

@@ -24,6 +24,13 @@ public protocol ActorMessage: Codable, Sendable {
 /// ```
 public protocol ActorRequest: ActorMessage {
     associatedtype Reply: Codable & Sendable
+    /// The wire kind of the reply (AMQP `type`): `reply` unless the request
+    /// says otherwise (`Echo.Ping` answers `pong`).
+    static var replyKind: String { get }
+}
+
+extension ActorRequest {
+    public static var replyKind: String { "reply" }
 }
 
 /// A parent hears of a child's message that was dead-lettered (retries used

@@ -31,14 +31,15 @@ public struct Handlers<B: Behavior>: Sendable {
         }
     }
 
-    /// Handles the request `R`: what the handler returns is the reply.
+    /// Handles the request `R`: what the handler returns is the reply (sent
+    /// as `R.replyKind` when the sender asked; dropped otherwise).
     public func on<R: ActorRequest>(
         _ type: R.Type,
         _ handle: @escaping @Sendable (_ request: R, _ state: inout B.State, _ context: TurnContext) async throws -> R.Reply
     ) -> Handlers {
         adding(R.self) { message, state, context in
             let reply = try await handle(try message.decode(R.self), &state, context)
-            try context.reply(reply)
+            try context.reply(reply, kind: R.replyKind)
         }
     }
 
