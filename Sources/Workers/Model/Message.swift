@@ -29,42 +29,10 @@ public struct Message: Sendable {
         do {
             return try JSONDecoder().decode(T.self, from: Data(payload))
         } catch {
-            throw MessageRejected("payload of '\(kind)' does not decode as \(T.self): \(JSONErrorText.describe(error))")
+            throw MessageRejected("payload of '\(kind)' does not decode as \(T.self): \(JSONErrorText.describe(error, in: payload))")
         }
     }
 
     /// True when the sender is waiting for a reply.
     public var expectsReply: Bool { replyTo != nil }
-}
-
-/// Short, readable descriptions of Foundation's JSON errors.
-enum JSONErrorText {
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let context): "missing field '\(key.stringValue)'\(within(context))"
-        case DecodingError.typeMismatch(let type, let context): "\(path(context)) is not \(name(type))"
-        case DecodingError.valueNotFound(let type, let context): "\(path(context)) is null, expected \(name(type))"
-        case DecodingError.dataCorrupted(let context):
-            context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)) is invalid: \(context.debugDescription)"
-        default: "\(error)"
-        }
-    }
-
-    /// A type as a sender thinks of it: JSON's words for containers.
-    private static func name(_ type: Any.Type) -> String {
-        let name = String(describing: type)
-        if name.hasPrefix("Dictionary<") { return "an object" }
-        if name.hasPrefix("Array<") { return "an array" }
-        return name
-    }
-
-    /// Where a missing field was missing, when not at the top.
-    private static func within(_ context: DecodingError.Context) -> String {
-        context.codingPath.isEmpty ? "" : " in \(path(context))"
-    }
-
-    private static func path(_ context: DecodingError.Context) -> String {
-        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-        return path.isEmpty ? "the value" : "'\(path)'"
-    }
 }

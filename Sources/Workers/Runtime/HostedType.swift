@@ -77,7 +77,7 @@ public struct HostedType: Sendable {
         do {
             return try JSONDecoder().decode(S.self, from: Data(bytes))
         } catch {
-            throw MessageRejected("state does not decode as \(S.self): \(JSONErrorText.describe(error))")
+            throw MessageRejected("state does not decode as \(S.self): \(JSONErrorText.describe(error, in: bytes))")
         }
     }
 }

@@ -26,7 +26,7 @@ extension GreenroomClient {
             return try JSONDecoder().decode(R.Reply.self, from: Data(reply.payload))
         } catch {
             throw ReplyDoesNotDecode(address: target.address, kind: R.kind, expected: "\(R.Reply.self)",
-                                     problem: JSONErrorText.describe(error), reply: reply.text)
+                                     problem: JSONErrorText.describe(error, in: reply.payload), reply: reply.text)
         }
     }
 
@@ -47,7 +47,7 @@ extension GreenroomClient {
             return try JSONDecoder().decode(B.State.self, from: Data(bytes))
         } catch {
             throw ReplyDoesNotDecode(address: target.address, kind: "state", expected: "\(B.State.self)",
-                                     problem: JSONErrorText.describe(error), reply: String(decoding: bytes, as: UTF8.self))
+                                     problem: JSONErrorText.describe(error, in: bytes), reply: String(decoding: bytes, as: UTF8.self))
         }
     }
 }
