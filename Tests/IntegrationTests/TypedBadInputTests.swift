@@ -93,6 +93,28 @@ struct TypedBadInputTests {
         #expect(HostedType(Counter()).problems.isEmpty)
     }
 
+    /// A behaviour that claims a kind only the runtime receives.
+    struct Spawning: TypedBehavior {
+        struct State: Codable, Sendable {}
+        struct Spawn: ActorMessage { static let kind = WireFormat.SystemKind.spawn }
+
+        static let typeName = "spawning"
+        static let initialState = State()
+
+        let handlers = Handlers<Spawning>().on(Spawn.self) { _, _, _ in }
+    }
+
+    @Test("a handler for greenroom.spawn, which never reaches a behaviour, also stops the start")
+    func systemKind() async throws {
+        let runtime = WorkerRuntime(configuration: .init(
+            amqp: try AMQPConfiguration(url: "amqp://127.0.0.1:1"), redis: try RedisConfiguration(url: "redis://127.0.0.1:1"),
+            types: [HostedType(Spawning(), name: "spawning-x")]))
+        let error = await #expect(throws: WorkerConfigurationError.self) { try await runtime.start() }
+        #expect(error?.code == .faultyBehavior(type: "spawning-x"))
+        #expect(error?.description == "actor type 'spawning-x' cannot be hosted: kind 'greenroom.spawn' of Spawn in spawning is the runtime's own, "
+                + "never delivered to a behaviour: give Spawn another kind")
+    }
+
     /// `get` as a caller who believes it answers an account's `Outcome`.
     struct GetAsOutcome: ActorRequest {
         static let kind = "get"

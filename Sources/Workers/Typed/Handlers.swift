@@ -15,8 +15,10 @@ public struct Handlers<B: Behavior>: Sendable {
     }
 
     private(set) var entries: [String: Entry] = [:]
-    /// Kinds registered twice, with both message types: an error at start-up.
-    private(set) var conflicts: [String] = []
+    /// What is wrong with these handlers as written — a kind registered
+    /// twice (naming both message types), a kind only the runtime receives:
+    /// a worker hosting them refuses to start.
+    private(set) var problems: [String] = []
 
     public init() {}
 
@@ -45,8 +47,10 @@ public struct Handlers<B: Behavior>: Sendable {
 
     private func adding<M: ActorMessage>(_ type: M.Type, _ handler: @escaping Handler) -> Handlers {
         var copy = self
-        if let existing = entries[M.kind] {
-            copy.conflicts.append("kind '\(M.kind)' is handled twice in \(B.typeName): by \(existing.messageType) and by \(M.self)")
+        if WireFormat.SystemKind.isLifecycle(M.kind) {
+            copy.problems.append("kind '\(M.kind)' of \(M.self) in \(B.typeName) is the runtime's own, never delivered to a behaviour: give \(M.self) another kind")
+        } else if let existing = entries[M.kind] {
+            copy.problems.append("kind '\(M.kind)' is handled twice in \(B.typeName): by \(existing.messageType) and by \(M.self)")
         } else {
             copy.entries[M.kind] = Entry(messageType: "\(M.self)", handle: handler)
         }

@@ -1,8 +1,9 @@
 /// A behaviour written with typed messages: a handler per message type,
 /// found by kind — no switch on strings. Unknown kinds are dead-lettered
 /// with the kinds the type takes; a payload that does not decode is
-/// dead-lettered naming the field; two handlers for one kind stop the worker
-/// at start-up, naming both.
+/// dead-lettered naming the field; two handlers for one kind (or one for
+/// `greenroom.spawn`/`greenroom.stop`, which only the runtime receives) stop
+/// the worker at start-up, naming both.
 ///
 /// ```swift
 /// struct Tally: TypedBehavior {
@@ -37,5 +38,5 @@ extension TypedBehavior {
         try await entry.handle(message, &state, context)
     }
 
-    public func hostingProblems() -> [String] { handlers.conflicts }
+    public func hostingProblems() -> [String] { handlers.problems }
 }
