@@ -16,6 +16,11 @@
 /// }
 /// ```
 ///
+/// Written so, with a switch on `message.kind`, a behaviour is in the string
+/// style: the escape hatch for kinds chosen at run time and payloads without
+/// a fixed shape. Most behaviours are `TypedBehavior`s, a handler per message
+/// type; both take the same messages on the wire.
+///
 /// The handler runs on a copy of the state, one message at a time per actor.
 /// Its changes, sends, spawns, reply and stop take effect together when the
 /// turn commits — or not at all if it throws.
