@@ -71,4 +71,28 @@ struct TypedMessageTests {
             #expect(try await client.ask(Tree.Count(), of: leaf) == Tree.Children(children: 0))
         }
     }
+
+    @Test("a typed behaviour without a handler for child-failed ignores it: a tree whose child failed every attempt is not dead-lettered itself")
+    func childFailedIgnored() async throws {
+        try await withHarness { harness in
+            let client = harness.client
+            let root = try await client.spawn(Tree.self, id: "parent", typeName: harness.type("tree"))
+            // A probe child of the tree (a spawn names its parent on the wire), which fails every attempt.
+            let child = try harness.address("probe", "failing-child")
+            _ = try await client.ask(child, kind: WireFormat.SystemKind.spawn, payload: Array(#"{"parent": "\#(root.address)"}"#.utf8))
+            let id = "doomed-\(harness.suffix)"
+            try await client.send(to: child, kind: "fail", payload: Array(#"{"times": 99}"#.utf8), id: id)
+            let letters = try await takeDeadLetters(client, suffix: harness.suffix, ids: [id])
+            let childLetters = letters.filter { $0.messageID == id }
+            #expect(childLetters.count == 1 && childLetters[0].reason.contains("failed after 3 attempts"), "\(letters.map(\.reason))")
+            // The parent heard child-failed (sent after the child's dead letter) and let it be.
+            _ = try await Quiet.settle("child-failed handled", types: [harness.type("tree"), harness.type("probe")], runtimes: [harness.runtime]) {
+                try await client.state(of: root)
+            }
+            let parentLetters = letters.filter { $0.target == root.address.description }
+                + (try await client.takeDeadLetters(limit: deadLetterLookLimit, timeout: .milliseconds(500)) { $0.target == root.address.description })
+            #expect(parentLetters.isEmpty, "\(parentLetters.map(\.reason))")
+            #expect(try await client.state(of: root) == Tree.State())
+        }
+    }
 }
