@@ -119,7 +119,7 @@ package struct JSONValue: Codable, Sendable, Equatable {
 
     package init(from decoder: any Decoder) throws {
         let any = try decoder.singleValueContainer().decode(AnyJSON.self)
-        raw = Array(try JSONEncoder().encode(any))
+        raw = try TurnContext.encode(any)  // keys sorted: the same document gives the same bytes
     }
 
     package func encode(to encoder: any Encoder) throws {
