@@ -156,3 +156,29 @@ struct Twice: TypedBehavior {
         .on(Add.self) { add, state, _ in state.total += add.by }
         .on(Plus.self) { add, state, _ in state.total += add.by }
 }
+
+/// Counts how many of its turns run at once: each yields a few times midway.
+struct Overlap: TypedBehavior {
+    struct State: Codable, Sendable { var turns = 0 }
+    struct Touch: ActorRequest {
+        static let kind = "touch"
+        typealias Reply = Int
+    }
+
+    static let typeName = "overlap"
+    static let initialState = State()
+
+    let running = Log<Int>()
+    let peaks = Log<Int>()
+
+    var handlers: Handlers<Overlap> {
+        Handlers<Overlap>().on(Touch.self) { [running, peaks] _, state, _ in
+            running.append(1)
+            peaks.append(running.all.reduce(0, +))
+            for _ in 0..<5 { await Task.yield() }
+            running.append(-1)
+            state.turns += 1
+            return state.turns
+        }
+    }
+}

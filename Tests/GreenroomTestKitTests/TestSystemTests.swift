@@ -145,6 +145,29 @@ struct TestSystemTests {
         #expect(system.deadLetters.map(\.attempts) == [0, 0, 0])
     }
 
+    @Test("many tasks driving one system at once: every ask answered, one turn at a time")
+    func concurrentCallers() async throws {
+        let system = TestSystem()
+        let overlap = Overlap()
+        system.host(overlap)
+        let ref = try await system.spawn(Overlap.self, id: "o")
+        let answers = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await system.ask(Overlap.Touch(), of: ref) }
+                group.addTask {
+                    try await system.send(Overlap.Touch(), to: ref)
+                    try await system.settle()
+                    return 0
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let asked = answers.filter { $0 > 0 }
+        #expect(asked.count == 20 && Set(asked).count == 20, "each ask answered by its own turn: \(asked)")
+        #expect(system.state(of: ref)?.turns == 40)
+        #expect(overlap.peaks.all.max() == 1, "turns of one actor overlapped: \(overlap.peaks.all)")
+    }
+
     @Test("a request handled without a reply is an error, not a hang")
     func noReply() async throws {
         let system = TestSystem()
