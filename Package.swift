@@ -21,6 +21,8 @@ let package = Package(
     products: [
         .library(name: "Broker", targets: ["Broker"]),
         .library(name: "Workers", targets: ["Workers"]),
+        // Your own worker program: `WorkerCommand.main(hosting:)` (examples/custom-worker).
+        .library(name: "WorkerCommand", targets: ["WorkerCommand"]),
         .executable(name: "worker", targets: ["worker"]),
         .executable(name: "enqueue", targets: ["enqueue"]),
     ],
