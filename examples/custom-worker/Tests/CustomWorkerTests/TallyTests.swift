@@ -17,13 +17,6 @@ struct TallyTests {
         #expect(tally.state == Tally.State(total: 5))
     }
 
-    @Test("add as enqueue sends it: the kind and a JSON payload")
-    func addAsJSON() async throws {
-        let tally = BehaviorTest(Tally(), id: "x", state: Tally.State(total: 40))
-        try await tally.receive(kind: "add", json: #"{"by": 2}"#)
-        #expect(tally.state == Tally.State(total: 42))
-    }
-
     @Test("an add that would overflow is dead-lettered with the reason, and the total stays")
     func overflowIsRefused() async throws {
         let tally = BehaviorTest(Tally(), id: "x", state: Tally.State(total: .max))
