@@ -21,10 +21,10 @@ let package = Package(
     products: [
         .library(name: "Broker", targets: ["Broker"]),
         .library(name: "Workers", targets: ["Workers"]),
-        // Your own worker program: `WorkerCommand.main(hosting:)` (examples/custom-worker).
-        .library(name: "WorkerCommand", targets: ["WorkerCommand"]),
         .executable(name: "worker", targets: ["worker"]),
         .executable(name: "enqueue", targets: ["enqueue"]),
+        // Your own worker program: `WorkerCommand.main(hosting:)` (examples/custom-worker).
+        .library(name: "WorkerCommand", targets: ["WorkerCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
