@@ -15,5 +15,9 @@ let package = Package(
             .product(name: "Workers", package: "greenroom"),
             .product(name: "WorkerCommand", package: "greenroom"),
         ]),
+        .testTarget(name: "CustomWorkerTests", dependencies: [
+            "custom-worker",
+            .product(name: "GreenroomTestKit", package: "greenroom"),
+        ]),
     ]
 )
