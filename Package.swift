@@ -24,6 +24,8 @@ let package = Package(
         .library(name: "GreenroomTestKit", targets: ["GreenroomTestKit"]),
         .executable(name: "worker", targets: ["worker"]),
         .executable(name: "enqueue", targets: ["enqueue"]),
+        // Your own worker program: `WorkerCommand.main(hosting:)` (examples/custom-worker).
+        .library(name: "WorkerCommand", targets: ["WorkerCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
