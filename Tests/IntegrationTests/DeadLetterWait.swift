@@ -12,7 +12,7 @@ func takeDeadLetters(_ client: GreenroomClient, suffix: String, seconds: Double 
                      until done: @escaping @Sendable ([DeadLetter]) -> Bool) async throws -> [DeadLetter] {
     let collected = Collected()
     try await eventually(seconds, "the expected dead letters") {
-        let batch = try await client.takeDeadLetters(timeout: .milliseconds(300)) { letter in
+        let batch = try await client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .milliseconds(300)) { letter in
             letter.target?.contains("-\(suffix)/") == true || letter.body.contains(suffix)
         }
         _ = await collected.add(batch)
@@ -27,3 +27,9 @@ func takeDeadLetters(_ client: GreenroomClient, suffix: String, ids: Set<String>
         ids.isSubset(of: Set(letters.compactMap(\.messageID)))
     }
 }
+
+/// How many dead letters a test's scan of greenroom.dead looks at: all of
+/// them. The shared queue keeps letters of earlier runs that ended before
+/// cleaning up; with the client's default (the first 1,000) a test's own
+/// letter, queued behind them, would never be seen.
+let scanEveryDeadLetter = 65_535

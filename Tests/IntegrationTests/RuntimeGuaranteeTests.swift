@@ -148,7 +148,7 @@ struct RuntimeGuaranteeTests {
         #expect(kidState.touches == 1)
         // The touch came after both fails in the kid's mailbox, so any other
         // dead letter of this test (the fail that should have succeeded) is out by now.
-        dead += try await harness.client.takeDeadLetters(timeout: .milliseconds(500)) { [suffix = harness.suffix] in
+        dead += try await harness.client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .milliseconds(500)) { [suffix = harness.suffix] in
             $0.target?.contains("-\(suffix)/") == true
         }
         #expect(dead.map(\.messageID) == ["doomed-\(harness.suffix)"], "\(dead.map { ($0.messageID, $0.reason) })")
