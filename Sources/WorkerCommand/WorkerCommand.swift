@@ -88,7 +88,7 @@ public struct WorkerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("type-suffix"), help: .init(
         "Host each type as NAME-SUFFIX, isolating tests or staging on a shared broker (GREENROOM_TYPE_SUFFIX).", visibility: .hidden))
-    var typeSuffix: String? = env("GREENROOM_TYPE_SUFFIX")
+    var typeSuffix: String = env("GREENROOM_TYPE_SUFFIX") ?? ""
 
     @Flag(inversion: .prefixedNo, help: "Refuse to start unless Redis keeps an append-only file (GREENROOM_REQUIRE_DURABLE_REDIS=1).")
     var requireDurableRedis: Bool = flag(env("GREENROOM_REQUIRE_DURABLE_REDIS")) ?? false
@@ -163,7 +163,7 @@ public struct WorkerCommand: AsyncParsableCommand {
         var configuration = WorkerRuntime.Configuration(
             amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL),
             types: typeNames.compactMap { name in
-                Self.hosted[name].map { typeSuffix == nil ? $0 : $0.renamed("\(name)-\(typeSuffix!)") }
+                Self.hosted[name].map { typeSuffix.isEmpty ? $0 : $0.renamed("\(name)-\(typeSuffix)") }
             }, partitions: partitions, concurrency: concurrency,
             prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations,
             leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000),
