@@ -21,8 +21,11 @@ let package = Package(
     products: [
         .library(name: "Broker", targets: ["Broker"]),
         .library(name: "Workers", targets: ["Workers"]),
+        .library(name: "GreenroomTestKit", targets: ["GreenroomTestKit"]),
         .executable(name: "worker", targets: ["worker"]),
         .executable(name: "enqueue", targets: ["enqueue"]),
+        // Your own worker program: `WorkerCommand.main(hosting:)` (examples/custom-worker).
+        .library(name: "WorkerCommand", targets: ["WorkerCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -81,6 +84,9 @@ let package = Package(
         // shipped library or the `worker`; `test-worker` hosts them for the
         // process tests.
         .target(name: "GreenroomTestSupport", dependencies: ["Workers"]),
+        // Unit tests of behaviours without servers: the runtime's turn
+        // semantics over actors in memory, on a virtual clock.
+        .target(name: "GreenroomTestKit", dependencies: ["Workers"]),
         .executableTarget(name: "test-worker", dependencies: ["WorkerCommand", "CommandLineAdvice", "GreenroomTestSupport", "Workers"]),
         .executableTarget(
             name: "enqueue",
@@ -94,6 +100,7 @@ let package = Package(
         ),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "WorkersTests", dependencies: ["Broker", "Workers"]),
+        .testTarget(name: "GreenroomTestKitTests", dependencies: ["GreenroomTestKit", "Workers"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Broker", "Workers", "CommandLineAdvice", "GreenroomTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

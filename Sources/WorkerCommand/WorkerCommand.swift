@@ -5,57 +5,38 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// What a worker program hosts beyond its flags: behaviours, and hooks made
-/// from the environment. `worker` hosts the built-ins (counter, echo,
-/// account, tree); a program of your own calls `WorkerHosting.use(…)` before
-/// `WorkerCommand.main()`.
-public struct WorkerHosting: Sendable {
-    public var types: [HostedType]
-    /// Builds the turn hooks, reading the environment; throws a message for
-    /// a setting it cannot use.
-    public var hooks: @Sendable () throws -> [any TurnHooks]
-
-    public init(types: [HostedType], hooks: @escaping @Sendable () throws -> [any TurnHooks] = { [] }) {
-        self.types = types
-        self.hooks = hooks
-    }
-
-    public static let builtIns = WorkerHosting(types: [
-        HostedType(Counter()), HostedType(Echo()), HostedType(Account()), HostedType(Tree()),
-    ])
-
-    static let current = Mutex(builtIns)
-
-    /// Hosts `hosting` in the command run next.
-    public static func use(_ hosting: WorkerHosting) { current.withLock { $0 = hosting } }
-}
-
-/// The Greenroom worker command: the `worker` process, and the reference for
-/// hosting your own behaviours — `WorkerRuntime` with your `HostedType`s in a
-/// `ServiceGroup` is all there is to it.
+/// The Greenroom worker command: the `worker` process, and any program of
+/// your own that hosts your behaviours with `WorkerCommand.main(hosting:)`
+/// (see Hosting.swift). Underneath it is `WorkerRuntime` with the hosted
+/// `HostedType`s in a `ServiceGroup`.
 public struct WorkerCommand: AsyncParsableCommand {
-    static var builtIns: [String: HostedType] {
-        Dictionary(uniqueKeysWithValues: WorkerHosting.current.withLock { $0 }.types.map { ($0.typeName, $0) })
-    }
+    /// The hosted types by name.
+    static var hosted: [String: HostedType] { hosting.withLock { $0 }.byName }
 
     public init() {}
 
-    public static let configuration = CommandConfiguration(
-        commandName: "worker",
-        abstract: "Run a Greenroom worker: consume actor messages and run their turns.",
-        discussion: """
-            Every flag falls back to an environment variable (in parentheses), then to the default.
-            SIGTERM or SIGINT stops gracefully: no new messages, in-flight turns finish and are acked.
-            A second signal exits at once (unacked messages are redelivered to the next worker).
-            A worker that loses RabbitMQ or Redis while running reconnects by itself, with backoff.
-            """)
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: programName,
+            abstract: "Run a Greenroom worker: consume actor messages and run their turns.",
+            discussion: """
+                Every flag falls back to an environment variable (in parentheses), then to the default.
+                SIGTERM or SIGINT stops gracefully: no new messages, in-flight turns finish and are acked.
+                A second signal exits at once (unacked messages are redelivered to the next worker).
+                A worker that loses RabbitMQ or Redis while running reconnects by itself, with backoff.
+                """)
+    }
+
+    /// The name this program was started as (`worker`, `custom-worker`), for usage and help.
+    static var programName: String {
+        CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "worker"
+    }
 
     // The URLs print with their passwords masked (see ServerURLArgument).
     @Option(name: .customLong("amqp-url"), help: .init("RabbitMQ URL (GREENROOM_AMQP_URL).", valueName: "url"))
@@ -66,8 +47,8 @@ public struct WorkerCommand: AsyncParsableCommand {
     var redisURLArgument = ServerURLArgument(env("GREENROOM_REDIS_URL") ?? RedisConfiguration.defaultURL)
     var redisURL: String { redisURLArgument.text }
 
-    @Option(help: "Comma-separated actor types to host (GREENROOM_TYPES). Built in: \(builtIns.keys.sorted().joined(separator: ", ")).")
-    var types: String = env("GREENROOM_TYPES") ?? builtIns.keys.sorted().joined(separator: ",")
+    @Option(help: "Comma-separated actor types to host (GREENROOM_TYPES). Hosted: \(hosted.keys.sorted().joined(separator: ", ")).")
+    var types: String = env("GREENROOM_TYPES") ?? hosted.keys.sorted().joined(separator: ",")
 
     @Option(help: "Turns running at once (GREENROOM_CONCURRENCY).")
     var concurrency: Int = env("GREENROOM_CONCURRENCY").flatMap { Int($0) } ?? 64
@@ -107,7 +88,7 @@ public struct WorkerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("type-suffix"), help: .init(
         "Host each type as NAME-SUFFIX, isolating tests or staging on a shared broker (GREENROOM_TYPE_SUFFIX).", visibility: .hidden))
-    var typeSuffix: String? = env("GREENROOM_TYPE_SUFFIX")
+    var typeSuffix: String = env("GREENROOM_TYPE_SUFFIX") ?? ""
 
     @Flag(inversion: .prefixedNo, help: "Refuse to start unless Redis keeps an append-only file (GREENROOM_REQUIRE_DURABLE_REDIS=1).")
     var requireDurableRedis: Bool = flag(env("GREENROOM_REQUIRE_DURABLE_REDIS")) ?? false
@@ -138,8 +119,8 @@ public struct WorkerCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; not '\(logLevel)'")
         }
-        for name in typeNames where Self.builtIns[name] == nil {
-            throw ValidationError("unknown actor type '\(name)'; this worker hosts \(Self.builtIns.keys.sorted().joined(separator: ", "))")
+        for name in typeNames where Self.hosted[name] == nil {
+            throw ValidationError("unknown actor type '\(name)'; this worker hosts \(Self.hosted.keys.sorted().joined(separator: ", "))")
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard maxActivations >= 1 else { throw ValidationError("--max-activations must be at least 1") }
@@ -158,7 +139,7 @@ public struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("GREENROOM_QUEUE_TYPE must be classic or quorum, not '\(text)'")
         }
         do {
-            _ = try WorkerHosting.current.withLock { $0 }.hooks()
+            _ = try Self.hosting.withLock { $0 }.hooks()
         } catch {
             throw ValidationError("\(error)")
         }
@@ -169,6 +150,9 @@ public struct WorkerCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
+        let hosting = Self.hosting.withLock { $0 }
+        let duplicates = hosting.duplicateNames
+        guard duplicates.isEmpty else { throw DuplicateHostedTypes(names: duplicates) }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -179,11 +163,11 @@ public struct WorkerCommand: AsyncParsableCommand {
         var configuration = WorkerRuntime.Configuration(
             amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL),
             types: typeNames.compactMap { name in
-                Self.builtIns[name].map { typeSuffix == nil ? $0 : $0.renamed("\(name)-\(typeSuffix!)") }
+                Self.hosted[name].map { typeSuffix.isEmpty ? $0 : $0.renamed("\(name)-\(typeSuffix)") }
             }, partitions: partitions, concurrency: concurrency,
             prefetch: UInt16(prefetch), queueType: queueType, maximumActivations: maxActivations,
             leaseMilliseconds: Int(leaseTTL * 1_000), heartbeatMilliseconds: Int(heartbeat * 1_000),
-            hooks: try WorkerHosting.current.withLock { $0 }.hooks())
+            hooks: try hosting.hooks())
         configuration.requireDurableRedis = requireDurableRedis
         configuration.maximumCrashes = maxCrashes
         configuration.deadLetterBounds = .init(maximumLength: deadLetterMaxLength, maximumAgeSeconds: deadLetterTTL)

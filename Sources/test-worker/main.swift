@@ -1,17 +1,22 @@
 import GreenroomTestSupport
-import CommandLineAdvice
 import WorkerCommand
 import Workers
 
 // The worker the process tests run: the built-ins plus `probe`, and fault
 // injection from GREENROOM_FAULT (after-commit:N / after-publish:N). Built
-// beside `worker`, never shipped in it.
-WorkerHosting.use(WorkerHosting(types: WorkerHosting.builtIns.types + [HostedType(Probe())]) {
+// beside `worker`, never shipped in it. GREENROOM_TEST_FAULTY_HOSTING adds a
+// mistake a program of your own could make, which the worker must refuse:
+// `conflicting-handlers` (a type with two handlers for one kind) or
+// `duplicate-name` (a second behaviour hosted as `counter`).
+let faultyHosting: [HostedType] = switch WorkerCommand.env("GREENROOM_TEST_FAULTY_HOSTING") {
+case "conflicting-handlers": [HostedType(Conflicted())]
+case "duplicate-name": [HostedType(Probe(), name: Counter.typeName)]
+default: []
+}
+await WorkerCommand.main(hosting: WorkerCommand.builtIns + [HostedType(Probe())] + faultyHosting) {
     guard let specification = WorkerCommand.env("GREENROOM_FAULT") else { return [] }
     guard let fault = FaultInjection(specification: specification) else {
         throw FaultSpecificationError(specification: specification)
     }
     return [fault]
-})
-// One line per error, with advice (see `Advice`), and a non-zero exit.
-await WorkerCommand.mainWithAdvice()
+}

@@ -1,7 +1,5 @@
-import CommandLineAdvice
 import WorkerCommand
 
 // The Greenroom worker: the built-in behaviours, configured by flags and
-// GREENROOM_* variables (`worker --help`).
-// One line per error, with advice (see `Advice`), and a non-zero exit.
-await WorkerCommand.mainWithAdvice()
+// GREENROOM_* variables (`worker --help`); one line per error, with advice.
+await WorkerCommand.main(hosting: WorkerCommand.builtIns)

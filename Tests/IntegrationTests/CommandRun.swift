@@ -22,9 +22,11 @@ struct CommandRun: Sendable, CustomStringConvertible {
 
     var description: String { "\(command) → exit \(status.map(String.init) ?? "none (killed)")\nstderr:\n\(stderr)stdout:\n\(stdout)" }
 
-    /// The path of a program built beside the `worker` the tests use.
+    /// The path of a program built beside the `worker` the tests use; an
+    /// absolute path (a program of another package) as it is.
     static func binary(_ name: String) -> String {
-        URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent().appendingPathComponent(name).path
+        if name.hasPrefix("/") { return name }
+        return URL(fileURLWithPath: WorkerProcess.binary).deletingLastPathComponent().appendingPathComponent(name).path
     }
 
     /// Runs `program` with `arguments`, with the test servers' URLs in its

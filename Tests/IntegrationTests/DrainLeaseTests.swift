@@ -28,10 +28,15 @@ struct DrainLeaseTests {
             let redis = try await TestServers.redis()
             defer { Task { await redis.close() } }
             // While A drains (about 6 s), the lease must stay A's: B waits.
+            // Once A's turn has committed, A gives the lease back, and B may
+            // take it before A's process is gone.
             while a.poll() == nil {
                 let holder = try await redis.send("GET", Keys.lease(fleet.type("probe"), 0)).string
-                #expect(holder == aID || holder == nil, "the lease moved to \(holder ?? "-") while A was still draining")
-                if holder != aID { break }
+                if holder != aID {
+                    let committed = try await storedProbe(client, probe)?.touches ?? 0
+                    #expect(committed == 1, "the lease moved to \(holder ?? "-") while A was still draining its turn")
+                    break
+                }
                 try await Task.sleep(for: .milliseconds(200))
             }
             let status = try await within(60, "worker A exiting") { await a.exited() }

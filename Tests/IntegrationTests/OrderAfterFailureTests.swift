@@ -75,7 +75,7 @@ struct OrderAfterFailureTests {
             }
         }
         try await eventually(300, "every touch committed") {
-            try await probes.asyncSum { (try? await storedProbe(client, $0))?.touches ?? 0 } >= probes.count * perProbe
+            await probes.asyncSum { (try? await storedProbe(client, $0))?.touches ?? 0 } >= probes.count * perProbe
         }
         killing.cancel()
         await killing.value

@@ -73,7 +73,7 @@ struct PoisonMessageTests {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {
             try meanwhile()
-            collected += try await client.takeDeadLetters(timeout: .milliseconds(300)) { letter in
+            collected += try await client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .milliseconds(300)) { letter in
                 letter.target?.contains("-\(suffix)/") == true || letter.body.contains(suffix)
             }
             if ids.isSubset(of: Set(collected.compactMap(\.messageID))) { return collected }

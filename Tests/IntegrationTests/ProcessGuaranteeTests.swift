@@ -105,7 +105,7 @@ struct ProcessGuaranteeTests {
                 })
             }
             try await eventually(60, "the first turns committed") {
-                try await probes.asyncContains { (try? await client.state(of: $0)) != nil }
+                await probes.asyncContains { (try? await client.state(of: $0)) != nil }
             }
             let names = RabbitControl.workerConnectionNames(pid: a.pid)
             let closed = try await RabbitControl.closeConnections(named: [names.consume, names.publish])

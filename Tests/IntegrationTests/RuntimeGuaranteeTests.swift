@@ -81,7 +81,7 @@ struct RuntimeGuaranteeTests {
         try await harness.cleanUp()
     }
 
-    @Test("money is conserved across concurrent transfers: every balance ends exactly as the ledger says, and an overdraft changes nothing")
+    @Test("money is conserved across concurrent transfers: every balance ends exactly as the ledger says")
     func accounts() async throws {
         let harness = try await RuntimeHarness.start()
         let type = harness.type("account")
@@ -89,9 +89,6 @@ struct RuntimeGuaranteeTests {
         for account in accounts {
             try await harness.client.spawn(type: type, id: account.id, state: Array(#"{"balance":1000}"#.utf8))
         }
-        let overdraft = try await harness.client.ask(accounts[0], kind: "withdraw", payload: Array(#"{"amount":5000}"#.utf8), timeout: .seconds(60))
-        #expect(try JSONDecoder().decode(Account.Outcome.self, from: Data(overdraft.payload)) == Account.Outcome(ok: false, balance: 1000, reason: "insufficient funds"))
-
         // 2,000 transfers none of which can be refused, so every balance has one right answer.
         let ledger = Ledger.random(accounts: accounts, opening: 1_000, count: 2_000, maximumAmount: 5)
         try await harness.client.send(ledger.transfers)
@@ -151,7 +148,7 @@ struct RuntimeGuaranteeTests {
         #expect(kidState.touches == 1)
         // The touch came after both fails in the kid's mailbox, so any other
         // dead letter of this test (the fail that should have succeeded) is out by now.
-        dead += try await harness.client.takeDeadLetters(timeout: .milliseconds(500)) { [suffix = harness.suffix] in
+        dead += try await harness.client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .milliseconds(500)) { [suffix = harness.suffix] in
             $0.target?.contains("-\(suffix)/") == true
         }
         #expect(dead.map(\.messageID) == ["doomed-\(harness.suffix)"], "\(dead.map { ($0.messageID, $0.reason) })")

@@ -65,7 +65,7 @@ struct RuntimeHarness {
             amqp: try AMQPConfiguration(url: TestServers.amqpURL), redis: try RedisConfiguration(url: redisURL))
         // Dead letters the test left (refused asks, …): take every one addressed to its types.
         let prefixes = typeNames.map { $0 + "/" }
-        _ = try await client.takeDeadLetters(limit: deadLetterLookLimit, timeout: .milliseconds(500)) { letter in
+        _ = try await client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .milliseconds(500)) { letter in
             prefixes.contains { letter.target?.hasPrefix($0) == true }
         }
         for type in typeNames { try await client.deleteType(type) }
@@ -89,7 +89,7 @@ extension RuntimeHarness {
         let suffix = suffix
         let collected = Collected()
         try await eventually(seconds, "\(count) dead letters") {
-            let batch = try await client.takeDeadLetters(limit: deadLetterLookLimit, timeout: .milliseconds(300)) { letter in
+            let batch = try await client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .milliseconds(300)) { letter in
                 letter.target?.contains("-\(suffix)/") == true || letter.body.contains(suffix)
             }
             return await collected.add(batch) >= count

@@ -5,29 +5,6 @@ import Workers
 
 @Suite("The actor runtime against real servers", .timeLimit(.minutes(5)))
 struct RuntimeTests {
-    @Test("spawn, send, ask: a counter counts and replies")
-    func counterBasics() async throws {
-        let harness = try await RuntimeHarness.start()
-        let counter = try await harness.client.spawn(type: harness.type("counter"), id: "c1")
-        for _ in 0..<10 {
-            try await harness.client.send(to: counter, kind: "add", payload: Array(#"{"by":2}"#.utf8))
-        }
-        let reply = try await harness.client.ask(counter, kind: "get")
-        #expect(try JSONDecoder().decode(Counter.State.self, from: Data(reply.payload)).count == 20)
-        #expect(String(decoding: try await harness.client.state(of: counter), as: UTF8.self) == #"{"count":20}"#)
-        try await harness.cleanUp()
-    }
-
-    @Test("echo replies with the object it got")
-    func echo() async throws {
-        let harness = try await RuntimeHarness.start()
-        let echo = try await harness.client.spawn(type: harness.type("echo"), id: "e")
-        let reply = try await harness.client.ask(echo, kind: "ping", payload: Array(#"{"a":[1,2,{"b":null}],"s":"x"}"#.utf8))
-        #expect(reply.kind == "pong")
-        #expect(reply.text == #"{"a":[1,2,{"b":null}],"s":"x"}"#)
-        try await harness.cleanUp()
-    }
-
     @Test("a message to an actor never spawned is refused with the reason, unless sent with spawn")
     func unknownActor() async throws {
         let harness = try await RuntimeHarness.start()

@@ -38,7 +38,7 @@ private struct ScratchFleet {
     /// Dead letters addressed to this fleet's actors, taken off the queue.
     func deadLetters() async throws -> [DeadLetter] {
         let suffix = suffix
-        return try await client.takeDeadLetters(timeout: .seconds(1)) { $0.target?.contains("-\(suffix)/") == true }
+        return try await client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .seconds(1)) { $0.target?.contains("-\(suffix)/") == true }
     }
 
     /// Ready messages in `type`'s partition queues.

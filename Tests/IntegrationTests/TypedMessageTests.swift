@@ -90,7 +90,7 @@ struct TypedMessageTests {
                 try await client.state(of: root)
             }
             let parentLetters = letters.filter { $0.target == root.address.description }
-                + (try await client.takeDeadLetters(limit: deadLetterLookLimit, timeout: .milliseconds(500)) { $0.target == root.address.description })
+                + (try await client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .milliseconds(500)) { $0.target == root.address.description })
             #expect(parentLetters.isEmpty, "\(parentLetters.map(\.reason))")
             #expect(try await client.state(of: root) == Tree.State())
         }

@@ -1,5 +1,6 @@
 import Broker
 import Foundation
+import Synchronization
 import Workers
 
 /// A real `test-worker` process (the `worker` command plus `probe` and fault
@@ -27,9 +28,15 @@ enum WorkerProcess {
 
     /// Waits until a worker answers for `type` (by spawning an actor there).
     static func waitUntilServing(_ client: GreenroomClient, type: String, seconds: Double = 60) async throws {
+        let attempts = Mutex(0)
         try await eventually(seconds, "a worker serving \(type)") {
+            // A fresh id each attempt: a spawn that timed out under load may
+            // still be created, and spawning the same id again would be
+            // refused as "already exists" — a dead letter that tests
+            // asserting "nothing dead-lettered" would count.
+            let attempt = attempts.withLock { $0 += 1; return $0 }
             do {
-                try await client.spawn(type: type, id: "ready-probe", timeout: .seconds(2))
+                try await client.spawn(type: type, id: "ready-probe-\(attempt)", timeout: .seconds(2))
                 return true
             } catch is UnknownActorType {
                 return false

@@ -163,6 +163,12 @@ public final class GreenroomClient: Sendable {
 public struct AskFailed: Error, CustomStringConvertible {
     public let address: ActorAddress
     public let reason: String
+
+    package init(address: ActorAddress, reason: String) {
+        self.address = address
+        self.reason = reason
+    }
+
     public var description: String { "\(address) refused the message: \(reason)" }
 }
 

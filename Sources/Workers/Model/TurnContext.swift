@@ -16,7 +16,7 @@ public final class TurnContext: Sendable {
     private let effects = Mutex(TurnEffects())
     private let directory: any ActorDirectory
 
-    init(address: ActorAddress, parent: ActorAddress?, message: Message, directory: any ActorDirectory) {
+    package init(address: ActorAddress, parent: ActorAddress?, message: Message, directory: any ActorDirectory) {
         self.address = address
         self.sender = message.sender
         self.parent = parent
@@ -81,43 +81,48 @@ public final class TurnContext: Sendable {
         try await directory.exists(address)
     }
 
-    var collectedEffects: TurnEffects { effects.withLock { $0 } }
+    package var collectedEffects: TurnEffects { effects.withLock { $0 } }
 
     /// Whether the handler called `stop()`.
     var stopsActor: Bool { effects.withLock { $0.stopSelf } }
 
-    static func encode(_ value: some Encodable) throws -> [UInt8] {
+    package static func encode(_ value: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value))
     }
 }
 
-/// Lookups a turn may make (answered from Redis).
-protocol ActorDirectory: Sendable {
+/// Lookups a turn may make (answered from Redis; in memory in the test kit).
+package protocol ActorDirectory: Sendable {
     func children(of address: ActorAddress) async throws -> [ActorAddress]
     func actors(ofType type: String) async throws -> [ActorAddress]
     func exists(_ address: ActorAddress) async throws -> Bool
 }
 
 /// The payload of a `greenroom.spawn` system message.
-struct SpawnRequest: Codable, Sendable {
-    var state: JSONValue?
-    var parent: ActorAddress?
+package struct SpawnRequest: Codable, Sendable {
+    package var state: JSONValue?
+    package var parent: ActorAddress?
+
+    package init(state: JSONValue?, parent: ActorAddress?) {
+        self.state = state
+        self.parent = parent
+    }
 }
 
 /// Raw JSON carried inside another JSON document without re-decoding it.
-struct JSONValue: Codable, Sendable, Equatable {
-    var raw: [UInt8]
+package struct JSONValue: Codable, Sendable, Equatable {
+    package var raw: [UInt8]
 
-    init(raw: [UInt8]) { self.raw = raw }
+    package init(raw: [UInt8]) { self.raw = raw }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let any = try decoder.singleValueContainer().decode(AnyJSON.self)
-        raw = Array(try JSONEncoder().encode(any))
+        raw = try TurnContext.encode(any)  // keys sorted: the same document gives the same bytes
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         let any = try JSONDecoder().decode(AnyJSON.self, from: Data(raw))
         var container = encoder.singleValueContainer()
         try container.encode(any)

@@ -9,11 +9,7 @@ extension TurnPipeline {
         let envelope = refusal.item.envelope
         try await deadLetter(refusal.item.delivery, reason: refusal.reason, attempts: refusal.attempts, actor: envelope.target)
         if refusal.exhaustedRetries, let parent {
-            let payload = try TurnContext.encode(ChildFailed(
-                child: envelope.target, kind: envelope.message.kind, error: refusal.reason, messageID: envelope.message.id))
-            try await publisher.publish([OutgoingMessage(
-                destination: .actor(parent), kind: WireFormat.SystemKind.childFailed, payload: payload,
-                id: "\(envelope.message.id)/child-failed", from: envelope.target)])
+            try await publisher.publish([ChildFailed.notice(to: parent, child: envelope.target, message: envelope.message, reason: refusal.reason)])
         }
     }
 
@@ -42,4 +38,12 @@ public struct ChildFailed: Codable, Sendable, Equatable {
     public var kind: String
     public var error: String
     public var messageID: String
+
+    /// The `child-failed` message to `parent` for `message`, which `child`
+    /// could not handle (dead-lettered with `reason`).
+    package static func notice(to parent: ActorAddress, child: ActorAddress, message: Message, reason: String) throws -> OutgoingMessage {
+        let payload = try TurnContext.encode(ChildFailed(child: child, kind: message.kind, error: reason, messageID: message.id))
+        return OutgoingMessage(destination: .actor(parent), kind: WireFormat.SystemKind.childFailed, payload: payload,
+                               id: "\(message.id)/child-failed", from: child)
+    }
 }

@@ -4,13 +4,13 @@ import Foundation
 /// state JSON and a message into new state JSON.
 public struct HostedType: Sendable {
     public private(set) var typeName: String
-    let initialState: @Sendable () throws -> [UInt8]
+    package let initialState: @Sendable () throws -> [UInt8]
     /// Runs several messages for one actor in order, decoding the state once
     /// and encoding it once (see `SequenceOutcome`), each turn within the deadline.
     private let runTurns: @Sendable (_ state: [UInt8], _ decoded: (any Sendable)?, _ turns: [(Message, TurnContext)],
                                      _ deadline: Duration) async -> SequenceOutcome
     /// Checks and normalizes a state given at spawn time.
-    let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
+    package let validateState: @Sendable (_ state: [UInt8]) throws -> [UInt8]
     public var retry: RetryPolicy
     /// What is wrong with the behaviour as written (`Behavior.hostingProblems`):
     /// a worker hosting it refuses to start.
@@ -61,8 +61,15 @@ public struct HostedType: Sendable {
         }
     }
 
+    /// Why a worker (or the test kit) refuses to host this type, if it does.
+    package var hostingError: WorkerConfigurationError? {
+        guard !problems.isEmpty else { return nil }
+        return WorkerConfigurationError(.faultyBehavior(type: typeName),
+                                        "actor type '\(typeName)' cannot be hosted: \(problems.joined(separator: "; "))")
+    }
+
     /// Runs several messages for one actor in order (see `runTurns`).
-    func runSequence(_ state: [UInt8], _ decoded: (any Sendable)?, _ turns: [(Message, TurnContext)]) async -> SequenceOutcome {
+    package func runSequence(_ state: [UInt8], _ decoded: (any Sendable)?, _ turns: [(Message, TurnContext)]) async -> SequenceOutcome {
         await runTurns(state, decoded, turns, turnDeadline ?? Self.defaultTurnDeadline)
     }
 
@@ -86,12 +93,12 @@ public struct HostedType: Sendable {
 /// `completed` turns ran (their effects are in their contexts) and `state` is
 /// the state after them; `failure` is what the next turn threw, if one did.
 /// A sequence also stops after a turn that stopped the actor.
-struct SequenceOutcome: Sendable {
-    var completed: Int
-    var state: [UInt8]?
+package struct SequenceOutcome: Sendable {
+    package var completed: Int
+    package var state: [UInt8]?
     /// `state` as the behaviour's value, for the activation cache.
-    var decoded: (any Sendable)?
-    var failure: (any Error)?
+    package var decoded: (any Sendable)?
+    package var failure: (any Error)?
 }
 
 /// How a failing turn is retried before its message is dead-lettered. The

@@ -55,7 +55,7 @@ extension TurnPipeline {
             let item = items[index]
             let message = item.envelope.message
             guard let type else {
-                plan.refuse(item, "this worker does not host actor type '\(address.type)'")
+                plan.refuse(item, RefusalReason.notHosted(type: address.type))
                 index += 1
                 continue
             }
@@ -67,7 +67,7 @@ extension TurnPipeline {
                 index += 1
             case WireFormat.SystemKind.stop:
                 guard plan.record.isActive else {
-                    plan.refuse(item, "actor \(address) is not running (never spawned, or already stopped)")
+                    plan.refuse(item, RefusalReason.notRunning(address))
                     index += 1
                     continue
                 }
@@ -78,7 +78,7 @@ extension TurnPipeline {
             default:
                 if !plan.record.isActive {
                     guard item.envelope.spawnIfMissing, !plan.record.exists else {
-                        plan.refuse(item, "actor \(address) does not exist (never spawned, or stopped)")
+                        plan.refuse(item, RefusalReason.doesNotExist(address))
                         index += 1
                         continue
                     }
@@ -116,17 +116,17 @@ extension TurnPipeline {
         guard outcome.completed < items.count else { return items.count }
         guard let failure = outcome.failure else { return outcome.completed }  // the actor stopped: the rest is refused next
         let failing = items[outcome.completed]
-        if let rejected = failure as? MessageRejected {
-            plan.refuse(failing, rejected.reason, attempts: 1)
+        switch type.retry.verdict(on: failure, attempt: failing.failedAttempts + 1) {
+        case .rejected(let reason):
+            plan.refuse(failing, reason, attempts: 1)
             return outcome.completed + 1
-        }
-        let attempts = failing.failedAttempts + 1
-        if attempts >= type.retry.attempts {
-            plan.refuse(failing, "failed after \(attempts) attempts: \(failure)", attempts: attempts, exhaustedRetries: true)
+        case .exhausted(let reason, let attempts):
+            plan.refuse(failing, reason, attempts: attempts, exhaustedRetries: true)
             return outcome.completed + 1
+        case .retry(let reason):
+            plan.retry = (failing, reason)
+            return outcome.completed
         }
-        plan.retry = (failing, "\(failure)")
-        return outcome.completed
     }
 
     /// Checks a spawn and makes the actor in `plan`; returns the turn's
@@ -135,7 +135,7 @@ extension TurnPipeline {
         let message = item.envelope.message
         let address = item.actor
         if plan.record.exists {
-            plan.refuse(item, "actor \(address) already exists (\(plan.record.status.rawValue)); spawn each address once")
+            plan.refuse(item, RefusalReason.alreadyExists(address, status: plan.record.status.rawValue))
             return nil
         }
         let request: SpawnRequest
@@ -144,7 +144,7 @@ extension TurnPipeline {
             request = try message.decode(SpawnRequest.self)
             state = try request.state.map { try type.validateState($0.raw) } ?? type.initialState()
         } catch {
-            plan.refuse(item, "cannot spawn \(address): \(error)")
+            plan.refuse(item, RefusalReason.cannotSpawn(address, error))
             return nil
         }
         plan.record = ActorRecord(status: .active, parent: request.parent, version: 0, state: state)

@@ -166,10 +166,7 @@ public final class WorkerRuntime: Service, Sendable {
     public func start() async throws {
         let configuration = configuration
         guard !configuration.types.isEmpty else { throw WorkerConfigurationError(.noTypes, "no actor types to host") }
-        if let faulty = configuration.types.first(where: { !$0.problems.isEmpty }) {
-            throw WorkerConfigurationError(.faultyBehavior(type: faulty.typeName),
-                                           "actor type '\(faulty.typeName)' cannot be hosted: \(faulty.problems.joined(separator: "; "))")
-        }
+        if let faulty = configuration.types.lazy.compactMap(\.hostingError).first { throw faulty }
         guard (1...4096).contains(configuration.partitions) else {
             throw WorkerConfigurationError(.partitionCountOutOfRange, "the partition count must be from 1 to 4096, not \(configuration.partitions)")
         }

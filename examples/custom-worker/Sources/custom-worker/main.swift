@@ -1,0 +1,4 @@
+import WorkerCommand
+import Workers
+
+await WorkerCommand.main(hosting: [HostedType(Tally())])
