@@ -43,15 +43,14 @@ struct Incarnation: Sendable {
     /// one that declares the type at that moment could see no markers, then
     /// the queues just declared, and take a new type for a lost one.
     func establish(type: String, partitions: Int, queuesExist: () async throws -> Bool) async throws -> Standing {
-        let unmarked = try await unmarked(type: type, partitions: partitions)
+        var unmarked = try await unmarked(type: type, partitions: partitions)
         if unmarked.isEmpty { return .intact }
         if try await queuesExist() {
-            let stillUnmarked = try await self.unmarked(type: type, partitions: partitions)
-            if stillUnmarked.isEmpty { return .intact }  // another worker declared the type meanwhile
+            unmarked = try await self.unmarked(type: type, partitions: partitions)
+            if unmarked.isEmpty { return .intact }  // another worker declared the type meanwhile
+            // Unmarked but registered: declared before markers existed (its partition count is still in Redis).
             let registered = try await redis.send("HEXISTS", RedisLayout.types, type).integer == 1
             if !registered { return .lost }
-            try await mark(stillUnmarked)  // declared before markers existed: its partition count is still in Redis
-            return .marked
         }
         try await mark(unmarked)
         return .marked
