@@ -18,6 +18,19 @@ public enum WireFormat {
     /// whose body was never read (the dead letter is a stub without it).
     public static let bodyBytesHeader = "x-greenroom-body-bytes"
 
+    /// Header on a message fired from a due set: when it was due (int64, unix milliseconds).
+    public static let dueAtHeader = "x-greenroom-due-at"
+    /// Header on a timer's or reminder's firing: `timer:NAME` or `reminder:NAME`.
+    public static let scheduleHeader = "x-greenroom-schedule"
+    /// Header on a timer's or reminder's firing: the generation it was set as.
+    public static let generationHeader = "x-greenroom-generation"
+    /// Header on a reminder's firing: whole periods missed before it (int32).
+    public static let missedHeader = "x-greenroom-missed"
+    /// Header on a parked actor's message published again: the park it is released from.
+    public static let releaseHeader = "x-greenroom-release"
+    /// Header a client sets on a delayed message: not to run before (int64, unix milliseconds).
+    public static let notBeforeHeader = "x-greenroom-not-before"
+
     public static let contentType = "application/json"
     /// Bodies larger than this are dead-lettered unread (1 MiB).
     public static let defaultMaximumBodyBytes = 1 << 20
@@ -30,8 +43,13 @@ public enum WireFormat {
         public static let stop = "greenroom.stop"
         /// Sent to a parent when a child's message was dead-lettered after retries.
         public static let childFailed = "child-failed"
+        /// Cancels the target's reminder (payload: `{"name": NAME}`); replies `{"cancelled": BOOL}`.
+        public static let cancelReminder = "greenroom.cancel-reminder"
 
         /// Whether `kind` creates or stops its target (not run by the behaviour).
         public static func isLifecycle(_ kind: String) -> Bool { kind == spawn || kind == stop }
+
+        /// Whether the runtime handles `kind` itself, never the behaviour.
+        public static func isRuntimeHandled(_ kind: String) -> Bool { isLifecycle(kind) || kind == cancelReminder }
     }
 }
