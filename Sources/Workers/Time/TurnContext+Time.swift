@@ -64,6 +64,22 @@ extension TurnContext {
         effects.withLock { $0.schedule.append(.cancel(field: ScheduleKind.reminder(name, every: 0).field)) }
     }
 
+    /// The start of ids derived from `id`: `id` itself, or a digest of it
+    /// when long. A timer set again by its own firing derives its id from
+    /// the firing's id, which was derived the same way: without the digest,
+    /// a timer kept going for a year would carry an id of megabytes.
+    static func stem(of id: String) -> String {
+        guard id.utf8.count > 64 else { return id }
+        // Two FNV-1a hashes with different offsets: 128 bits, deterministic across processes.
+        var first: UInt64 = 0xcbf2_9ce4_8422_2325
+        var second: UInt64 = 0x6c62_272e_07bb_0142
+        for byte in id.utf8 {
+            first = (first ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            second = (second ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return "h" + String(first, radix: 16) + String(second, radix: 16)
+    }
+
     private func due(at date: Date) throws -> Int64 {
         let now = Schedules.milliseconds(now())
         let due = Schedules.milliseconds(date)
@@ -83,7 +99,7 @@ extension TurnContext {
         let body = try Self.encode(payload)
         effects.withLock { effects in
             // Own numbering (`/tN`): a turn's plain sends keep the ids they always had.
-            let id = "\(message.id)/t\(effects.schedule.count)"
+            let id = "\(Self.stem(of: message.id))/t\(effects.schedule.count)"
             switch kind {
             case .deliver:
                 effects.schedule.append(.deliver(DueEntry(to: target, kind: messageKind, payload: body, id: id, due: due, from: address)))
