@@ -32,13 +32,12 @@ extension KitRuntime {
     /// Fires every entry the clock has reached, in due order (ties by id, as
     /// in Redis), as the partition owner's dispatcher does: a delayed send or
     /// a timer once, a reminder once however many periods it missed, moved
-    /// on to its next time. Returns how many fired.
-    @discardableResult
-    func fireDue() -> Int {
+    /// on to its next time.
+    func fireDue() {
         let now = nowMilliseconds
-        return world.withLock { world in
+        world.withLock { world in
             let due = world.due.filter { $0.due <= now }.sorted { ($0.due, $0.id) < ($1.due, $1.id) }
-            guard !due.isEmpty else { return 0 }
+            guard !due.isEmpty else { return }
             let fired = Set(due.map(\.id))
             world.due.removeAll { fired.contains($0.id) }
             for entry in due {
@@ -50,7 +49,6 @@ extension KitRuntime {
                 }
                 deliver(entry, missed: firing.missed, in: &world)
             }
-            return due.count
         }
     }
 

@@ -203,8 +203,10 @@ extension KitRuntime {
             }
         }
         for operation in effects?.schedule ?? [] {
-            if case .deliver(let entry) = operation { scheduled.append(self.scheduled(entry)) }
-            if case .set(let entry) = operation { scheduled.append(self.scheduled(entry)) }
+            switch operation {
+            case .deliver(let entry), .set(let entry): scheduled.append(self.scheduled(entry))
+            case .cancel: break
+            }
         }
         world.records.append(TurnRecord(
             message: TestMessage(delivery.message, to: delivery.target),
