@@ -2,7 +2,7 @@ import Broker
 import Foundation
 import GreenroomTestSupport
 import Testing
-import Workers
+@testable import Workers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,6 +53,43 @@ struct TimeProcessTests {
             #expect(before < 100, "the kill should land before the last one fired")
             #expect(ticks.count == 100, "each exactly once: \(ticks.count)")
             #expect(Set(ticks.map(\.id)) == Set((0..<100).map { "d\($0)-\(fleet.suffix)/t0" }))
+        }
+    }
+
+    @Test("a firing published by an owner that died before settling it is published again, with the same id, and runs once")
+    func republishedFiringRunsOnce() async throws {
+        let fleet = try await ProcessFleet.make(partitions: 1)
+        try await fleet.run { workers in
+            let client = fleet.client
+            let a = workers.add(try await fleet.startWorker("a"))
+            let probe = try await client.spawn(type: fleet.type("probe"), id: "republished")
+            // First due in 2 s, then every minute: one firing in this test.
+            try await Self.schedule(client, probe, #"{"reminder":"beat","everyMs":60000,"afterMs":2000}"#)
+            let redis = try await TestServers.redis()
+            defer { Task { await redis.close() } }
+            let partition = PartitionID(type: fleet.type("probe"), index: 0)
+            try await eventually(30, "the reminder stored") { try await redis.send("ZCARD", RedisLayout.due(partition)).integer == 1 }
+            #expect(await a.terminate(SIGTERM) == 0)
+            // What the dispatcher publishes, published as a dying owner would have: before its settle.
+            let members = try await redis.send("ZRANGE", RedisLayout.due(partition), "0", "0", "WITHSCORES").array ?? []
+            let generation = try #require(members.first?.string)
+            let due = try #require(members.last?.string.flatMap { Int64($0) })
+            let raw = try #require(try await redis.send("HGET", RedisLayout.dueEntries(partition), generation).bytes)
+            let entry = try DueEntry.decode(raw)
+            let amqp = try await TestServers.amqp()
+            let channel = try await amqp.openChannel()
+            try await channel.enableConfirms()
+            try await channel.publish(DueDispatcher.message(entry, due: due, missed: 0), exchange: Topology.actorsExchange,
+                                      routingKey: partition.queue, mandatory: true)
+            await amqp.close()
+            // The next owner publishes it again (same id) and settles it to its next time.
+            workers.add(try await fleet.startWorker("b"))
+            try await eventually(60, "the reminder settled by the next owner") {
+                try await redis.send("ZSCORE", RedisLayout.due(partition), generation).string == "\(due + 60_000)"
+            }
+            try await Self.fence(client, probe)
+            let beats = try await Self.fired(client, probe).filter { $0.name == "beat" }
+            #expect(beats.map(\.id) == ["\(generation)@\(due)"], "\(beats)")
         }
     }
 
