@@ -168,6 +168,17 @@ struct TimeKitTests {
         await #expect(throws: AskFailed.self) { try await system.cancelReminder("beat", of: alarm) }
     }
 
+    @Test("a date absurdly far ahead is refused like any date over a year ahead, one absurdly far back is now: neither traps the process")
+    func absurdDates() async throws {
+        let alarm = BehaviorTest(Alarm())
+        let ahead = try await alarm.receive(Alarm.Later(to: alarm.ref, at: Date(timeIntervalSince1970: 1e300), ring: Self.ring("never")))
+        #expect(ahead.deadLetter?.reason.contains("more than one year ahead") == true, "\(ahead)")
+        let back = try await alarm.receive(Alarm.Later(to: alarm.ref, at: Date(timeIntervalSince1970: -1e300), ring: Self.ring("now")))
+        #expect(back.scheduled.map(\.due) == [alarm.clock.now])
+        let start = try await alarm.receive(Alarm.Repeat(name: "r", everyMilliseconds: 1_000, label: "r", start: Date(timeIntervalSince1970: 1e300)))
+        #expect(start.deadLetter?.reason.contains("more than one year ahead") == true, "\(start)")
+    }
+
     @Test("bad input is dead-lettered with a reason that says so: a negative delay, over a year, a period under a second")
     func badInput() async throws {
         let alarm = BehaviorTest(Alarm())
