@@ -6,7 +6,9 @@ import Workers
 /// handler returns; what the turn did (sends, spawns, reply, stop) comes
 /// back as a `TurnRecord`. Nothing it sends is delivered (see `sent`);
 /// a failing message is retried per the retry policy on `clock`, then
-/// dead-lettered, and the parent's `child-failed` is in `sent`.
+/// dead-lettered, and the parent's `child-failed` is in `sent`. Timers
+/// and reminders fire into the actor when `advance(by:)` moves the clock
+/// past them.
 ///
 /// ```swift
 /// let tally = BehaviorTest(Tally())
@@ -108,6 +110,22 @@ public final class BehaviorTest<B: Behavior>: Sendable {
             }
         }
     }
+
+    /// Moves `clock` forward by `duration`, then runs what came due: the
+    /// actor's timers and reminders (a reminder due several times meanwhile
+    /// fires once, `firing.missedPeriods` saying how many it missed) and its
+    /// retries. Its delayed sends, once due, are in `sent`. Returns the
+    /// records of the turns run, oldest first. Nothing fires before the
+    /// clock reaches its time; `receive` does not move the clock for them.
+    @discardableResult
+    public func advance(by duration: Duration, maximumTurns: Int = 100_000) async throws -> [TurnRecord] {
+        if let setupError { throw setupError }
+        return try await runtime.advance(by: duration, maximumTurns: maximumTurns)
+    }
+
+    /// The actor's delayed sends, timers and reminders waiting for the
+    /// clock, earliest first (a cancelled or fired timer is not among them).
+    public var scheduled: [TestScheduled] { runtime.scheduled() }
 
     /// The committed state (after a stop, the last one).
     public var state: B.State {

@@ -2,8 +2,9 @@ import Foundation
 import Workers
 
 /// One attempt at one delivery, as `TurnPlan` makes it: refusals before the
-/// behaviour runs, `greenroom.spawn` and `greenroom.stop`, the behaviour's
-/// turn through `HostedType.runSequence`, then commit, retry or dead letter.
+/// behaviour runs, void firings of cancelled timers, `greenroom.spawn`,
+/// `greenroom.stop` and `greenroom.cancel-reminder`, the behaviour's turn
+/// through `HostedType.runSequence`, then commit, retry or dead letter.
 extension KitRuntime {
     private enum Step {
         case settled
@@ -19,7 +20,18 @@ extension KitRuntime {
                 deadLetter(delivery, RefusalReason.notHosted(type: address.type), attempts: 0, in: &world)
                 return .settled
             }
+            // Acked, not run, not dead-lettered: nothing to record.
+            if isVoid(message, for: address, in: world) { return .settled }
             switch message.kind {
+            case WireFormat.SystemKind.cancelReminder:
+                switch cancelReminder(delivery, in: &world) {
+                case .success(let reply):
+                    if let asker = delivery.asker { world.answers[asker] = .reply(reply) }
+                    record(delivery, attempt: 0, outcome: .committed, in: &world)
+                case .failure(let refused):
+                    deadLetter(delivery, refused.reason, attempts: 0, in: &world)
+                }
+                return .settled
             case WireFormat.SystemKind.spawn:
                 spawn(delivery, type: type, in: &world)
                 return .settled
@@ -50,7 +62,7 @@ extension KitRuntime {
         }
         guard case .run(let type, let state, let decoded, let parent) = step else { return }
 
-        let context = TurnContext(address: address, parent: parent, message: message, directory: self)
+        let context = TurnContext(address: address, parent: parent, message: message, directory: self, now: { [clock] in clock.date })
         let outcome = await type.runSequence(state, decoded, [(message, context)])
 
         world.withLock { world in
@@ -62,6 +74,7 @@ extension KitRuntime {
                 actor.decoded = outcome.decoded
                 for child in effects.spawnedChildren where !actor.children.contains(child) { actor.children.append(child) }
                 world.actors[address] = actor
+                commitSchedules(of: address, firing: message.firing, effects.schedule, in: &world)
                 for outgoing in effects.outbox { route(outgoing, in: &world) }
                 if effects.stopSelf { stop(address, by: message, spawnedNow: effects.spawnedChildren, in: &world) }
                 record(delivery, attempt: attempt, outcome: .committed, effects: effects, in: &world)
@@ -115,6 +128,7 @@ extension KitRuntime {
         actor.active = false
         actor.children = []
         world.actors[address] = actor
+        clearSchedules(of: address, in: &world)
         for (index, child) in children.enumerated() {
             let stop = Message(kind: WireFormat.SystemKind.stop, payload: Array("{}".utf8), id: "\(message.id)/stop-\(index)", sender: address)
             route(stop, to: child, in: &world)
@@ -151,7 +165,7 @@ extension KitRuntime {
         case WireFormat.SystemKind.stop:
             stop(target, by: message, spawnedNow: [], in: &world)
         default:
-            world.outbox.append(TestMessage(to: target, kind: message.kind, payload: message.payload, id: message.id, from: message.sender))
+            world.outbox.append(TestMessage(message, to: target))
         }
     }
 
@@ -174,6 +188,7 @@ extension KitRuntime {
     private func record(_ delivery: Delivery, attempt: Int, outcome: TurnRecord.Outcome, effects: TurnEffects? = nil,
                         error: (any Error)? = nil, in world: inout World) {
         var sent: [TestMessage] = []
+        var scheduled: [TestScheduled] = []
         var spawned: [TestSpawn] = []
         var reply: TestReply?
         for outgoing in effects?.outbox ?? [] {
@@ -187,9 +202,15 @@ extension KitRuntime {
                 sent.append(TestMessage(to: target, kind: outgoing.kind, payload: outgoing.payload, id: outgoing.id, from: outgoing.from))
             }
         }
-        let message = delivery.message
+        for operation in effects?.schedule ?? [] {
+            switch operation {
+            case .deliver(let entry), .set(let entry): scheduled.append(self.scheduled(entry))
+            case .cancel: break
+            }
+        }
         world.records.append(TurnRecord(
-            message: TestMessage(to: delivery.target, kind: message.kind, payload: message.payload, id: message.id, from: message.sender),
-            attempt: attempt, outcome: outcome, sent: sent, spawned: spawned, reply: reply, stopped: effects?.stopSelf ?? false, error: error))
+            message: TestMessage(delivery.message, to: delivery.target),
+            attempt: attempt, outcome: outcome, sent: sent, scheduled: scheduled, spawned: spawned, reply: reply,
+            stopped: effects?.stopSelf ?? false, error: error))
     }
 }

@@ -14,7 +14,9 @@ import Workers
 /// from one sender arrive in the order sent, and a message waiting for a
 /// retry holds up its actor's later ones (not other actors'). Retries wait
 /// on the `TestClock`; `run` moves the clock to the next one when nothing
-/// else can run.
+/// else can run. Delayed sends, timers and reminders wait in `World.due`
+/// (the partition's due set) until the clock reaches them
+/// (`KitRuntime+Time.swift`).
 final class KitRuntime: Sendable {
     /// Where a turn's messages to actors go.
     enum Routing: Sendable {
@@ -33,6 +35,8 @@ final class KitRuntime: Sendable {
         var state: [UInt8]
         var decoded: (any Sendable)?
         var children: [ActorAddress] = []
+        /// Its timers and reminders: `timer:NAME` / `reminder:NAME` → generation.
+        var schedules: [String: String] = [:]
     }
 
     struct Delivery: Sendable {
@@ -60,6 +64,8 @@ final class KitRuntime: Sendable {
         var answers: [String: Answer] = [:]
         /// Messages that left the actors and were not delivered (`.keep`).
         var outbox: [TestMessage] = []
+        /// Delayed sends, timers and reminders not yet fired (the due set).
+        var due: [DueEntry] = []
         var nextID = 0
 
         /// When the earliest mailbox head is due (a later message of an
@@ -123,11 +129,15 @@ final class KitRuntime: Sendable {
     // MARK: - Running
 
     /// Runs turns until `done` holds or nothing is left to run, moving the
-    /// clock to the next retry whenever nothing else can run.
-    func run(maximumTurns: Int = 100_000, until done: (borrowing World) -> Bool) async throws {
+    /// clock to the next retry whenever nothing else can run (`stepping`),
+    /// through the due entries before it, each at its time. What the clock
+    /// reached fires first (`fireDue`). Without `stepping` the clock stays:
+    /// the run ends when nothing due now is left.
+    func run(maximumTurns: Int = 100_000, stepping: Bool = true, until done: (borrowing World) -> Bool) async throws {
         var turns = 0
         while !world.withLock({ done($0) }) {
             try Task.checkCancellation()
+            fireDue()
             if await runNext() {
                 turns += 1
                 if turns >= maximumTurns {
@@ -136,8 +146,8 @@ final class KitRuntime: Sendable {
                 }
                 continue
             }
-            guard let due = world.withLock({ $0.nextDue }) else { return }
-            clock.advance(to: due)
+            guard stepping, let due = world.withLock({ $0.nextDue }) else { return }
+            clock.advance(to: min(due, nextFiring() ?? due))
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A clock that moves only when told to: retries in `TestSystem` and
@@ -39,9 +40,33 @@ public final class TestClock: Clock, Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    /// The wall-clock time the clock starts at: a turn's `Date`s (delays,
+    /// `at:`, reminders) are counted from `date`, which is `start` plus the
+    /// time advanced since.
+    public let start: Date
+
+    /// 2026-01-01T00:00:00Z: the same in every run, so ids and due times are too.
+    public static let defaultStart = Date(timeIntervalSince1970: 1_767_225_600)
+
+    public init(start: Date = TestClock.defaultStart) {
+        self.start = start
+    }
 
     public var now: Instant { state.withLock { $0.now } }
+
+    /// The wall-clock time now: `start` plus the time advanced.
+    public var date: Date { date(at: now) }
+
+    /// The wall-clock time at `instant`.
+    public func date(at instant: Instant) -> Date {
+        let (seconds, attoseconds) = instant.sinceStart.components
+        return start.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
+    }
+
+    /// The instant of the wall-clock time `date` (before `start`: `start`).
+    public func instant(at date: Date) -> Instant {
+        Instant(sinceStart: .milliseconds(max(0, Int64(((date.timeIntervalSince(start)) * 1_000).rounded()))))
+    }
 
     public var minimumResolution: Duration { .nanoseconds(1) }
 

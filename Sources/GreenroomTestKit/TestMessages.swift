@@ -14,6 +14,27 @@ public struct TestMessage: Sendable, CustomStringConvertible {
     public let id: String
     /// The sending actor, when an actor sent it.
     public let from: ActorAddress?
+    /// When it was due, for a message that waited (a delayed send, a timer's
+    /// or reminder's firing): `clock.date(at:)` of the instant it came due.
+    public let scheduledAt: Date?
+    /// The timer or reminder it is a firing of (name, missed periods).
+    public let firing: ScheduleFiring?
+
+    init(to: ActorAddress, kind: String, payload: [UInt8], id: String, from: ActorAddress?,
+         scheduledAt: Date? = nil, firing: ScheduleFiring? = nil) {
+        self.to = to
+        self.kind = kind
+        self.payload = payload
+        self.id = id
+        self.from = from
+        self.scheduledAt = scheduledAt
+        self.firing = firing
+    }
+
+    init(_ message: Message, to target: ActorAddress) {
+        self.init(to: target, kind: message.kind, payload: message.payload, id: message.id, from: message.sender,
+                  scheduledAt: message.scheduledAt, firing: message.firing)
+    }
 
     public var json: String { String(decoding: payload, as: UTF8.self) }
 
@@ -52,6 +73,25 @@ public struct TestReply: Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind) \(json)" }
+}
+
+/// A delayed send, timer or reminder waiting for the test clock: the
+/// message it sends when due (for a reminder, its next firing).
+public struct TestScheduled: Sendable, CustomStringConvertible {
+    /// The message, with the id it fires with.
+    public let message: TestMessage
+    /// When it is due on the test clock (it fires once the clock reaches it).
+    public let due: TestClock.Instant
+    /// The timer's or reminder's name; nil for a delayed send.
+    public let name: String?
+    public let isReminder: Bool
+    /// A reminder's period.
+    public let every: Duration?
+
+    public var description: String {
+        let what = name.map { (isReminder ? "reminder '" : "timer '") + $0 + "'" } ?? "delayed send"
+        return "\(what) due at \(due): \(message)" + (every.map { ", every \($0)" } ?? "")
+    }
 }
 
 /// A child a turn spawned.
@@ -105,6 +145,9 @@ public struct TurnRecord: Sendable, CustomStringConvertible {
     /// Messages sent to actors (spawns and the runtime's stop cascade are
     /// not listed here); empty unless committed.
     public let sent: [TestMessage]
+    /// Delayed sends, timers and reminders the turn set (in the due set
+    /// once committed); empty unless committed.
+    public let scheduled: [TestScheduled]
     /// Children spawned; empty unless committed.
     public let spawned: [TestSpawn]
     /// The reply, if the handler gave one and the message was committed.

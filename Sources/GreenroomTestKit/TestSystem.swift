@@ -16,7 +16,9 @@ import Workers
 /// #expect(try await system.ask(Tally.Get(), of: tally).total == 2)
 /// ```
 ///
-/// `send` only queues; `settle`, `ask`, `spawn` and `stop` deliver. What it
+/// `send` only queues; `settle`, `ask`, `spawn` and `stop` deliver;
+/// `advance(by:)` moves the clock and fires delayed sends, timers and
+/// reminders that came due. What it
 /// does not model is distribution: partitions, leases, redelivery and
 /// deduplication, crashes, server failures, turn deadlines — the
 /// integration tests prove those against real servers.
@@ -110,6 +112,34 @@ public final class TestSystem: Sendable {
             try await runtime.run(maximumTurns: maximumTurns) { $0.pending.isEmpty }
         }
     }
+
+    /// Moves `clock` forward by `duration` in one step, then delivers what
+    /// came due — delayed sends, timers, reminders (one due several times
+    /// meanwhile fires once, with its missed periods), retries — and what
+    /// they send, until nothing due now is left; returns the records of the
+    /// turns run. Nothing fires before the clock reaches its time: `settle`
+    /// moves the clock only through pending retries (firing what it passes
+    /// on the way, each at its time), never to a timer alone.
+    @discardableResult
+    public func advance(by duration: Duration, maximumTurns: Int = 100_000) async throws -> [TurnRecord] {
+        try await runtime.advance(by: duration, maximumTurns: maximumTurns)
+    }
+
+    /// Cancels the reminder `name` of `target` as `greenroom.cancel-reminder`
+    /// does (in the actor's turn order); returns whether it had one.
+    @discardableResult
+    public func cancelReminder(_ name: String, of target: ActorAddress) async throws -> Bool {
+        let reply = try await request(target, kind: WireFormat.SystemKind.cancelReminder, payload: try TurnContext.encode(["name": name]))
+        return try reply.decode([String: Bool].self)["cancelled"] ?? false
+    }
+
+    @discardableResult
+    public func cancelReminder(_ name: String, of target: ActorRef<some Behavior>) async throws -> Bool {
+        try await cancelReminder(name, of: target.address)
+    }
+
+    /// Delayed sends, timers and reminders waiting for the clock, earliest first.
+    public var scheduled: [TestScheduled] { runtime.scheduled() }
 
     private func request(_ target: ActorAddress, kind: String, payload: [UInt8]) async throws -> TestReply {
         try await runtime.driving {

@@ -4,7 +4,9 @@ import Workers
 /// The probe's time kinds: `schedule {"kind": K, "afterMs": N, "timer": NAME?,
 /// "reminder": NAME?, "everyMs": N?, "to": "T/ID"?, "stop": true?}` sets a
 /// timer, a reminder or (neither named) sends a delayed `K` message (to
-/// itself, or `to`); `"stop": true` also stops the actor in the same turn.
+/// itself, or `to`); `"stop": true` also stops the actor in the same turn;
+/// `"fail": true` throws after scheduling (a turn to retry, whose schedules
+/// must come to nothing).
 /// `unschedule {"timer": NAME?, "reminder": NAME?}` cancels; a `tick`
 /// received is recorded in the state's `fired`, in order.
 extension Probe {
@@ -16,6 +18,12 @@ extension Probe {
         var everyMs: Int64?
         var to: ActorAddress?
         var stop: Bool?
+        var fail: Bool?
+    }
+
+    /// What `schedule` with `"fail": true` throws.
+    struct ScheduleFailure: Error, CustomStringConvertible {
+        var description: String { "probe failure after scheduling, as asked" }
     }
 
     /// One firing the probe received.
@@ -45,5 +53,6 @@ extension Probe {
             try context.send(to: schedule.to ?? context.address, kind: schedule.kind ?? "tick", [String: String](), after: after)
         }
         if schedule.stop == true { context.stop() }
+        if schedule.fail == true { throw ScheduleFailure() }
     }
 }

@@ -62,7 +62,7 @@ extension TurnPipeline {
                 index += 1
                 continue
             }
-            if let firing = message.firing, plan.record.schedules[firing.field] != firing.generation {
+            if let firing = message.firing, !ScheduleBook(plan.record.schedules).isCurrent(firing) {
                 plan.refuse(item, "the \(firing.isReminder ? "reminder" : "timer") '\(firing.name)' was cancelled or set again", silent: true)
                 index += 1
                 continue
@@ -241,25 +241,25 @@ extension TurnPlan {
 extension TurnPlan {
     /// Adds one schedule operation of an applied turn to the commit.
     mutating func schedule(_ operation: ScheduleOperation) throws {
-        switch operation {
-        case .deliver(let entry):
-            group.dueAdded.append((entry.id, entry.due, try entry.encoded()))
-        case .set(let entry):
-            guard let field = entry.schedule else { return }
-            forgetSchedule(field)
-            record.schedules[field] = entry.id
-            group.dueAdded.append((entry.id, entry.due, try entry.encoded()))
-            group.schedules = Array(try JSONEncoder.sorted.encode(record.schedules))
-        case .cancel(let field):
-            forgetSchedule(field)
-        }
+        var book = ScheduleBook(record.schedules)
+        book.apply(operation)
+        try write(book)
     }
 
     /// Drops the timer or reminder `field`, and its waiting entry, if it has one.
     mutating func forgetSchedule(_ field: String) {
-        guard let generation = record.schedules.removeValue(forKey: field) else { return }
-        group.dueRemoved.append(generation)
-        group.schedules = (try? JSONEncoder.sorted.encode(record.schedules)).map(Array.init) ?? Array("{}".utf8)
+        var book = ScheduleBook(record.schedules)
+        book.forget(field)
+        try? write(book)  // a forget adds no entry to encode
+    }
+
+    /// Takes what `book` decided into the record and the commit.
+    private mutating func write(_ book: ScheduleBook) throws {
+        for entry in book.added { group.dueAdded.append((entry.id, entry.due, try entry.encoded())) }
+        group.dueRemoved += book.removed
+        guard book.changed else { return }
+        record.schedules = book.generations
+        group.schedules = Array(try JSONEncoder.sorted.encode(record.schedules))
     }
 }
 

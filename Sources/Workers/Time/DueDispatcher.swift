@@ -7,7 +7,7 @@ import Logging
 /// Redis under the run's epoch. A crash between publish and settle publishes
 /// the same ids again after takeover, and the receivers' dedup keeps them
 /// to one turn; a settle that meets a newer epoch drops the partition.
-struct DueDispatcher: Sendable {
+package struct DueDispatcher: Sendable {
     let run: PartitionRun
     let store: DueStore
     let publisher: FleetPublisher
@@ -80,7 +80,7 @@ struct DueDispatcher: Sendable {
 
     /// A reminder's periods missed at `now` and its next time, after which it
     /// fires once for all it missed; a timer or delayed message has no next.
-    static func firing(_ entry: DueEntry, due: Int64, now: Int64) -> (missed: Int, next: Int64?) {
+    package static func firing(_ entry: DueEntry, due: Int64, now: Int64) -> (missed: Int, next: Int64?) {
         guard let every = entry.every, every > 0 else { return (0, nil) }
         let missed = max(0, (now - due) / every)
         return (Int(missed), due + (missed + 1) * every)

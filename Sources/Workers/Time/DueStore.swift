@@ -27,7 +27,7 @@ struct DueStore: Sendable {
     /// KEYS: epoch, due, entries. ARGV: epoch, n, n × (id, due read, next due ('' removes), next entry).
     static let settle = RedisScript("""
         local current = redis.call('GET', KEYS[1]) or '0'
-        if current ~= ARGV[1] then return {'fenced', current} end
+        if current ~= ARGV[1] then return {'fenced', current} end  -- a newer owner settles its own
         for i = 0, tonumber(ARGV[2]) - 1 do
           local id, read, nextDue = ARGV[3 + 4 * i], ARGV[4 + 4 * i], ARGV[5 + 4 * i]
           local score = redis.call('ZSCORE', KEYS[2], id)

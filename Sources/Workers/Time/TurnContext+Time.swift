@@ -82,11 +82,12 @@ extension TurnContext {
 
     private func due(at date: Date) throws -> Int64 {
         let now = Schedules.milliseconds(now())
-        let due = Schedules.milliseconds(date)
-        guard due - now <= Schedules.milliseconds(Schedules.maximumDelay) else {
+        // Compared as a Double first: a date too far either way for Int64 milliseconds would trap in the conversion.
+        let ahead = date.timeIntervalSince1970 * 1_000 - Double(now)
+        guard ahead <= Double(Schedules.milliseconds(Schedules.maximumDelay)) else {
             throw MessageRejected("\(date) is more than one year ahead (the longest delay)")
         }
-        return max(now, due)
+        return ahead <= 0 ? now : Schedules.milliseconds(date)
     }
 
     private func schedule(_ kind: ScheduleKind, to target: ActorAddress, kind messageKind: String, _ payload: some Encodable & Sendable,
