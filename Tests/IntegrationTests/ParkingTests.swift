@@ -106,3 +106,50 @@ struct ParkingTests {
         }
     }
 }
+
+@Suite("Delayed retries across worker crashes", .timeLimit(.minutes(5)))
+struct ParkingProcessTests {
+    @Test("a worker killed -9 while an actor is parked, then the next one killed right after a commit in a release round: the third runs all 200 messages once each, in order")
+    func killedWhileParked() async throws {
+        try await withFleet { fleet in
+            // The probe's pauses are 3 s, 6 s, 12 s: every retry parks.
+            let environment = ["GREENROOM_TEST_PROBE_RETRY": "4:3000"]
+            let first = try await fleet.startWorker("a", leaseSeconds: 2, environment: environment)
+            let a = try ActorAddress(type: fleet.type("probe"), id: "parked")
+            try await fleet.client.spawn(type: a.type, id: a.id)
+            try await fleet.client.send(to: a, kind: "flaky", payload: Array(#"{"seq":1,"times":1}"#.utf8))
+            try await fleet.client.send(ParkingTests.touches(a, 2...200))
+            try await eventually(30, "A parked, its later messages held") {
+                let park = try await ParkingTests.park(a, partitions: fleet.partitions)
+                return park.parked != nil && park.held >= 150
+            }
+            _ = await first.terminate(SIGKILL)
+
+            // The next worker's process has not seen the message fail: it fails once more there, and parks again.
+            let second = try await fleet.startWorker("b", fault: "after-commit:60", leaseSeconds: 2, environment: environment)
+            let crashed = try await within(120, "the injected crash") { await second.exited() }
+            #expect(crashed == 86, "the second worker should have died at its 60th committed turn")
+
+            let third = try await fleet.startWorker("c", leaseSeconds: 2, environment: environment)
+            // Read from Redis: an ask would be held behind the parked message like any other.
+            @Sendable func stored() async throws -> Probe.State {
+                try JSONDecoder().decode(Probe.State.self, from: Data(try await fleet.client.state(of: a)))
+            }
+            try await eventually(120, "A's 200 messages done") { try await stored().touches >= 200 }
+            // One more, behind anything still on its way: a copy run twice would be counted before it.
+            try await fleet.client.send(to: a, kind: "touch", payload: Array(#"{"seq":201}"#.utf8))
+            try await eventually(30, "the last touch done") { try await stored().lastSeq == 201 }
+            let seen = try await stored()
+            #expect(seen.touches == 201, "lost or doubled")
+            #expect(seen.outOfOrder == 0)
+            let park = try await ParkingTests.park(a, partitions: fleet.partitions)
+            #expect(park.parked == nil)
+            #expect(park.held == 0)
+            let letters = try await fleet.client.takeDeadLetters(limit: scanEveryDeadLetter, timeout: .milliseconds(500)) { letter in
+                letter.target == a.description
+            }
+            #expect(letters.isEmpty, "\(letters.map(\.reason))")
+            #expect(try await fleet.finish(stopping: third) == 0)
+        }
+    }
+}
