@@ -139,6 +139,8 @@ public struct Probe: Behavior {
             if let reminder = names["reminder"] { context.cancelReminder(reminder) }
         case "tick":
             state.fired = (state.fired ?? []) + [Fired(message)]
+        case "flaky":
+            try flaky(message, state: &state, context: context)
         case "trap":
             fatalError("probe trap, as asked")
         case WireFormat.SystemKind.childFailed:

@@ -13,7 +13,10 @@ case "conflicting-handlers": [HostedType(Conflicted())]
 case "duplicate-name": [HostedType(Probe(), name: Counter.typeName)]
 default: []
 }
-await WorkerCommand.main(hosting: WorkerCommand.builtIns + [HostedType(Probe())] + faultyHosting) {
+// GREENROOM_TEST_PROBE_RETRY=ATTEMPTS:INITIAL_MS: the probe's retry policy (delayed-retry tests).
+let probeRetry = WorkerCommand.env("GREENROOM_TEST_PROBE_RETRY").map { $0.split(separator: ":").compactMap { Int($0) } }
+    .flatMap { $0.count == 2 ? RetryPolicy(attempts: $0[0], initialDelay: .milliseconds($0[1])) : nil } ?? RetryPolicy()
+await WorkerCommand.main(hosting: WorkerCommand.builtIns + [HostedType(Probe(), retry: probeRetry)] + faultyHosting) {
     guard let specification = WorkerCommand.env("GREENROOM_FAULT") else { return [] }
     guard let fault = FaultInjection(specification: specification) else {
         throw FaultSpecificationError(specification: specification)

@@ -45,11 +45,13 @@ public enum WireFormat {
         public static let childFailed = "child-failed"
         /// Cancels the target's reminder (payload: `{"name": NAME}`); replies `{"cancelled": BOOL}`.
         public static let cancelReminder = "greenroom.cancel-reminder"
+        /// Ends a release round of a parked actor (payload: `{"park": ID}`; docs/TIME.md, "Delayed retries").
+        public static let unpark = "greenroom.unpark"
 
         /// Whether `kind` creates or stops its target (not run by the behaviour).
         public static func isLifecycle(_ kind: String) -> Bool { kind == spawn || kind == stop }
 
         /// Whether the runtime handles `kind` itself, never the behaviour.
-        public static func isRuntimeHandled(_ kind: String) -> Bool { isLifecycle(kind) || kind == cancelReminder }
+        public static func isRuntimeHandled(_ kind: String) -> Bool { isLifecycle(kind) || kind == cancelReminder || kind == unpark }
     }
 }

@@ -102,20 +102,33 @@ package struct SequenceOutcome: Sendable {
 }
 
 /// How a failing turn is retried before its message is dead-lettered. The
-/// actor's mailbox waits meanwhile, so its order is kept.
+/// actor's later messages wait behind it meanwhile, so its order is kept: in
+/// its mailbox for a pause up to `parkThreshold`, and in Redis, with the actor
+/// *parked*, for a longer one (docs/TIME.md, "Delayed retries").
 public struct RetryPolicy: Sendable, Equatable {
     /// Attempts in all, the first included.
     public var attempts: Int
     /// Delay before the second attempt; doubled for each one after.
     public var initialDelay: Duration
     public var maximumDelay: Duration
+    /// The longest pause a retry waits in memory. A longer one parks the
+    /// actor: the message is stored to be published again when due, the
+    /// actor's later messages are stored behind it and acked, and the
+    /// partition's other actors are served meanwhile.
+    public var parkThreshold: Duration
 
-    /// Defaults: 4 attempts, waiting 100 ms, 200 ms, 400 ms between them.
-    public init(attempts: Int = 4, initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(10)) {
+    /// Defaults: 4 attempts, waiting 100 ms, 200 ms, 400 ms between them;
+    /// pauses over 1 s park the actor.
+    public init(attempts: Int = 4, initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(10),
+                parkThreshold: Duration = .seconds(1)) {
         self.attempts = max(1, attempts)
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
+        self.parkThreshold = parkThreshold
     }
+
+    /// Whether the pause after failed attempt `attempt` parks the actor.
+    public func parks(after attempt: Int) -> Bool { delay(after: attempt) > parkThreshold }
 
     /// The pause after failed attempt `attempt` (1-based).
     public func delay(after attempt: Int) -> Duration {

@@ -80,12 +80,17 @@ final class Delivered: Sendable {
     let envelope: Envelope
     let delivery: AMQPDelivery
     let run: PartitionRun
-    private let failures = Atomic<Int>(0)
+    /// The park this message was released from (`x-greenroom-release`), if any.
+    let release: String?
+    private let failures: Atomic<Int>
 
     init(envelope: Envelope, delivery: AMQPDelivery, run: PartitionRun) {
         self.envelope = envelope
         self.delivery = delivery
         self.run = run
+        release = delivery.properties.headers[WireFormat.releaseHeader]?.stringValue
+        // A delayed retry carries the attempts that failed before it was parked.
+        failures = Atomic(release == nil ? 0 : HeldMessage.attempts(in: delivery.properties.headers))
     }
 
     /// Attempts of its turn that threw so far.

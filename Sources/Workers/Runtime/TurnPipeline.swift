@@ -19,7 +19,8 @@ import Synchronization
 ///   channel closes and the broker requeues everything it held, in order).
 ///
 /// Around the commit are steps, not branches: a turn that threw is retried
-/// after the policy's pause (its actor waits, others go on), Redis or
+/// after the policy's pause (its actor waits, others go on; a long pause
+/// parks the actor instead, docs/TIME.md), Redis or
 /// RabbitMQ failures back off and try again while the partition is still
 /// ours, and `TurnHooks` see every stage.
 final class TurnPipeline: Sendable {
@@ -124,7 +125,7 @@ final class TurnPipeline: Sendable {
                     settle(pending.filter { duplicates.contains(ObjectIdentifier($0)) })
                     pending.removeAll { duplicates.contains(ObjectIdentifier($0)) }
                 case .decided(let outcome):
-                    try await finish(plan, outcome: outcome)
+                    try await finish(plan, outcome: outcome, run: run)
                     pending.removeFirst(plan.covered)
                     if let retry = plan.retry {
                         try await retryLater(retry.item, reason: retry.reason)
@@ -167,29 +168,40 @@ final class TurnPipeline: Sendable {
 
     /// Stores what a decided plan did in memory, publishes its sends,
     /// dead-letters its refusals and acks everything it covered.
-    private func finish(_ plan: TurnPlan, outcome: CommitScript.GroupOutcome) async throws {
+    private func finish(_ plan: TurnPlan, outcome: CommitScript.GroupOutcome, run: PartitionRun) async throws {
         let address = plan.group.address
         if case .committed(let version) = outcome {
-            hooks.didCommit(address, turns: plan.applied.count)
+            if !plan.applied.isEmpty { hooks.didCommit(address, turns: plan.applied.count) }
             var record = plan.record
             record.version = version
-            let partition = plan.applied[0].item.run.partition
+            let partition = run.partition
             cache.withLock { cache in
-                if record.isActive { cache.put(address, in: partition, record) } else { cache.remove(address, in: partition) }
+                // After an unpark only Redis knows whether the actor is still parked: the next run loads it.
+                if record.isActive, !plan.unparks { cache.put(address, in: partition, record) } else { cache.remove(address, in: partition) }
             }
-            if let due = plan.group.dueAdded.map(\.due).min() { plan.applied[0].item.run.dueWatch.note(due: due) }
-            try await publisher.publish(plan.applied.flatMap(\.outbox))
-            hooks.didPublish(address, turns: plan.applied.count)
+            if let due = plan.group.dueAdded.map(\.due).min() { run.dueWatch.note(due: due) }
+            if let round = plan.group.parking?.unpark?.round { run.dueWatch.note(due: round.due) }
+            if let parked = plan.parked {
+                hooks.didFail(address, messageID: parked.item.messageID, reason: parked.reason, attempts: parked.attempts, willRetry: true)
+                logger.debug("turn failed; the actor is parked until its retry", metadata: [
+                    "actor": "\(address)", "attempt": "\(parked.attempts)", "park": "\(record.parked ?? "")", "error": "\(parked.reason)"])
+            }
+            if !plan.applied.isEmpty {
+                try await publisher.publish(plan.applied.flatMap(\.outbox))
+                hooks.didPublish(address, turns: plan.applied.count)
+            }
         }
         for refusal in plan.refused where !refusal.silent {
             hooks.didFail(address, messageID: refusal.item.messageID, reason: refusal.reason, attempts: refusal.attempts, willRetry: false)
             try await deadLetter(refusal, parent: plan.record.parent)
         }
-        settle(plan.settled)
+        settle(plan.settled + plan.stored)
     }
 
-    /// A turn threw and has attempts left: wait the policy's pause (the
-    /// actor's later messages wait too), then run it again.
+    /// A turn threw and has attempts left, with a pause short enough to wait
+    /// in memory (`RetryPolicy.parkThreshold`; a longer one parks the actor
+    /// in the plan): wait it (the actor's later messages wait too), then run
+    /// it again.
     private func retryLater(_ item: Delivered, reason: String) async throws {
         let attempts = item.countFailure()
         hooks.didFail(item.actor, messageID: item.messageID, reason: reason, attempts: attempts, willRetry: true)

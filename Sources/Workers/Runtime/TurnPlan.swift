@@ -20,6 +20,13 @@ struct TurnPlan {
     var covered = 0
     /// The turn that threw and will be retried, with why; not covered.
     var retry: (item: Delivered, reason: String)?
+    /// The turn that threw and parked its actor (a delayed retry), with why and its failed attempts.
+    var parked: (item: Delivered, reason: String, attempts: Int)?
+    /// Covered messages that are neither turns nor refusals, acked once the
+    /// group is decided: the parked message, held and dropped ones, an unpark.
+    var stored: [Delivered] = []
+    /// Whether the plan ends with an unpark: the commit decides whether the actor is still parked.
+    var unparks = false
 
     struct Refusal {
         var item: Delivered
@@ -48,6 +55,7 @@ extension TurnPipeline {
         let items = Array(items.prefix { ids.insert($0.messageID).inserted })
         let address = items[0].actor
         var plan = TurnPlan(group: CommitScript.Group(address: address, expectedVersion: record.version), record: record)
+        if let parked = record.parked { plan.group.parking = CommitScript.Parking(expected: parked) }
         if diedBefore >= settings.maximumCrashes {
             // Refused through the commit like any refusal: one already committed is a duplicate, not poison.
             plan.refuse(items[0], "the worker process died \(diedBefore) times while handling it", attempts: diedBefore, exhaustedRetries: true)
@@ -57,6 +65,16 @@ extension TurnPipeline {
         while index < items.count {
             let item = items[index]
             let message = item.envelope.message
+            if plan.record.parked != nil || item.release != nil {
+                switch try plan.arrival(item) {
+                case .run: break
+                case .hold, .drop:
+                    index += 1
+                    continue
+                case .unpark:
+                    return plan  // whether the actor is still parked is decided in the commit
+                }
+            }
             guard let type else {
                 plan.refuse(item, RefusalReason.notHosted(type: address.type))
                 index += 1
@@ -68,6 +86,9 @@ extension TurnPipeline {
                 continue
             }
             switch message.kind {
+            case WireFormat.SystemKind.unpark:
+                plan.store(item)  // not from a release round: no park of this actor's
+                index += 1
             case WireFormat.SystemKind.cancelReminder:
                 guard plan.record.isActive else {
                     plan.refuse(item, RefusalReason.notRunning(address))
@@ -123,8 +144,9 @@ extension TurnPipeline {
                 var end = index + 1
                 // A firing starts a sequence of its own: whether it still
                 // counts depends on the turns before it.
+                // While parked, a message not released from the park is held instead.
                 while end < items.count, !WireFormat.SystemKind.isRuntimeHandled(items[end].envelope.message.kind),
-                      items[end].envelope.message.firing == nil { end += 1 }
+                      items[end].envelope.message.firing == nil, items[end].release == plan.record.parked { end += 1 }
                 let sequence = Array(items[index..<end])
                 index += try await runSequence(sequence, type: type, into: &plan)
                 if plan.retry != nil { return plan }
@@ -160,8 +182,13 @@ extension TurnPipeline {
             plan.refuse(failing, reason, attempts: attempts, exhaustedRetries: true)
             return outcome.completed + 1
         case .retry(let reason):
-            plan.retry = (failing, reason)
-            return outcome.completed
+            let attempts = failing.failedAttempts + 1
+            guard type.retry.parks(after: attempts) else {
+                plan.retry = (failing, reason)
+                return outcome.completed
+            }
+            try plan.park(failing, reason: reason, attempts: attempts, pause: type.retry.delay(after: attempts), now: DueWatch.now())
+            return outcome.completed + 1
         }
     }
 
@@ -225,6 +252,7 @@ extension TurnPipeline {
         }
         plan.applied.append((item, effects.outbox))
         plan.group.applied.append((message.id, try StoredOutbox.encode(effects.outbox)))
+        plan.settledRelease(item)
         plan.record.version += 1  // as the commit will store it: every applied turn counts
         plan.covered += 1
     }
@@ -234,6 +262,13 @@ extension TurnPlan {
     mutating func refuse(_ item: Delivered, _ reason: String, attempts: Int = 0, exhaustedRetries: Bool = false, silent: Bool = false) {
         refused.append(Refusal(item: item, reason: reason, attempts: attempts, exhaustedRetries: exhaustedRetries, silent: silent))
         group.checked.append(item.messageID)
+        settledRelease(item)
+        covered += 1
+    }
+
+    /// A covered message that is neither a turn nor a refusal.
+    mutating func store(_ item: Delivered) {
+        stored.append(item)
         covered += 1
     }
 }

@@ -18,15 +18,19 @@ struct ActorRecord: Sendable, Equatable {
     /// Its timers and reminders: `timer:NAME` / `reminder:NAME` → the
     /// generation set last, whose entry waits in the due set (docs/TIME.md).
     var schedules: [String: String] = [:]
+    /// The park id while the actor is parked (a delayed retry; docs/TIME.md):
+    /// its messages are held, except those released from this park.
+    var parked: String?
 
     init(status: Status, parent: ActorAddress?, version: Int64, state: [UInt8], decoded: (any Sendable)? = nil,
-         schedules: [String: String] = [:]) {
+         schedules: [String: String] = [:], parked: String? = nil) {
         self.status = status
         self.parent = parent
         self.version = version
         self.state = state
         self.decoded = decoded
         self.schedules = schedules
+        self.parked = parked
     }
 
     static let missing = ActorRecord(status: .stopped, parent: nil, version: 0, state: [])
@@ -34,7 +38,7 @@ struct ActorRecord: Sendable, Equatable {
     /// Records are equal when what is stored is equal (`decoded` is a cache).
     static func == (left: ActorRecord, right: ActorRecord) -> Bool {
         left.status == right.status && left.parent == right.parent && left.version == right.version && left.state == right.state
-            && left.schedules == right.schedules
+            && left.schedules == right.schedules && left.parked == right.parked
     }
 
     var exists: Bool { version > 0 }

@@ -53,19 +53,23 @@ final class ActorStore: ActorDirectory, Sendable {
     }
 
     private static func loadCommand(_ address: ActorAddress, in partition: PartitionID) -> [[UInt8]] {
-        ["HMGET", RedisLayout.actor(address, in: partition), "status", "parent", "version", "state", "schedules"].map(\.redisBytes)
+        ["HMGET", RedisLayout.actor(address, in: partition), "status", "parent", "version", "state", "schedules", "parked"].map(\.redisBytes)
     }
 
     private static func record(from reply: RedisValue) -> ActorRecord {
-        guard let fields = reply.array, fields.count == 5, let version = fields[2].integer, version > 0 else {
-            return .missing
+        guard let fields = reply.array, fields.count == 6, let version = fields[2].integer, version > 0 else {
+            // An actor that never existed may still be parked: its first message failed.
+            var missing = ActorRecord.missing
+            missing.parked = reply.array.flatMap { $0.count == 6 ? $0[5].string : nil }
+            return missing
         }
         return ActorRecord(
             status: fields[0].string.flatMap(ActorRecord.Status.init(rawValue:)) ?? .active,
             parent: fields[1].string.flatMap { try? ActorAddress(parsing: $0) },
             version: version,
             state: fields[3].bytes ?? Array("null".utf8),
-            schedules: fields[4].bytes.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0)) } ?? [:])
+            schedules: fields[4].bytes.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0)) } ?? [:],
+            parked: fields[5].string)
     }
 
     /// Commits actors' groups of turns in one script (`CommitScript`).

@@ -55,6 +55,11 @@ enum RedisLayout {
     /// Hash: entry id → the waiting message (`DueEntry` JSON).
     static func dueEntries(_ partition: PartitionID) -> String { key(partition, "due-entries") }
 
+    /// List: a parked actor's held messages, oldest first (`HeldMessage`, docs/TIME.md).
+    static func held(_ address: ActorAddress, in partition: PartitionID) -> String {
+        key(partition, "h:\(address.id)")
+    }
+
     /// Pattern matching every actor hash of a type, for SCAN.
     static func actorPattern(type: String) -> String { "gr:{\(type).*}:a:*" }
 }

@@ -65,6 +65,10 @@ package struct DueDispatcher: Sendable {
                 continue
             }
             let firing = Self.firing(entry, due: due.due, now: now)
+            if let park = entry.release {
+                // A parked actor's release round: its held messages, then this entry's unpark.
+                publications += try await releaseRound(of: park, to: entry.to)
+            }
             publications.append(.actor(entry.to, Self.message(entry, due: due.due, missed: firing.missed)))
             settlements.append(.init(id: due.id, dueRead: due.due, next: try firing.next.map { next in
                 var moved = entry
