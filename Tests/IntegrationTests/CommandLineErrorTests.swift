@@ -87,6 +87,22 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["send", "--file", "/nonexistent/messages.jsonl"], ["/nonexistent/messages.jsonl", "No such file"]),
     ]
 
+    /// `--delay` and `--at` that cannot be right (docs/TIME.md): each says
+    /// what is wrong, before connecting (CommandLineNothingSentTests: nothing sent).
+    static let badTimes: [BadCommand] = [
+        .enqueue(["send", "counter/1", "add", "--delay", "5x"], ["--delay", "'5x'", "unknown unit", "250ms, 5s"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "-5s"], ["--delay", "negative", "0s"]),
+        .enqueue(["send", "counter/1", "add", "--delay=-5s"], ["--delay", "negative"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "5"], ["'5'", "no unit", "5s"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "1.5h"], ["whole numbers", "1h30m"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "400d"], ["400d", "maximum", "365 days"]),
+        .enqueue(["send", "counter/1", "add", "--at", "2020-01-01T00:00:00Z"], ["2020-01-01T00:00:00Z", "in the past", "now is", "drop --at"]),
+        .enqueue(["send", "counter/1", "add", "--at", "tomorrow"], ["tomorrow", "ISO 8601", "2026-12-01T10:00:00Z"]),
+        .enqueue(["send", "counter/1", "add", "--at", "2099-01-01T00:00:00Z"], ["2099-01-01T00:00:00Z", "maximum", "365 days"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "5s", "--at", "2099-01-01T00:00:00Z"], ["--delay", "--at", "not both"]),
+        .enqueue(["send", "--file", "-", "--delay", "5x"], ["--delay", "'5x'"]),
+    ]
+
     /// Missing arguments and option values out of range.
     static let badOptions: [BadCommand] = [
         .enqueue(["send"], ["ADDRESS", "KIND", "--file"]),
@@ -140,6 +156,9 @@ struct CommandLineErrorTests {
 
     @Test("a payload that is not JSON, a file that is not there", arguments: BadCommand.badPayloads)
     func badPayload(_ bad: BadCommand) async throws { try await Self.expectOneLine(bad) }
+
+    @Test("a delay or time to send at that cannot be right", arguments: BadCommand.badTimes)
+    func badTime(_ bad: BadCommand) async throws { try await Self.expectOneLine(bad) }
 
     @Test("a missing argument or an option out of range", arguments: BadCommand.badOptions)
     func badOption(_ bad: BadCommand) async throws { try await Self.expectOneLine(bad) }

@@ -6,6 +6,9 @@ public enum WireFormat {
     public static let fromHeader = "x-greenroom-from"
     /// Header: `true` asks the worker to create the target on first message.
     public static let spawnHeader = "x-greenroom-spawn"
+    /// Header (int64, unix milliseconds): a client's delayed message is not
+    /// handled before this time; the target partition's owner keeps it until then.
+    public static let notBeforeHeader = "x-greenroom-not-before"
     /// Dead-letter headers: why, after how many attempts, where.
     public static let errorHeader = "x-greenroom-error"
     public static let attemptsHeader = "x-greenroom-attempts"
