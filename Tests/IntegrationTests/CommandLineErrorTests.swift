@@ -40,6 +40,8 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["find", "--type", "counter"] + closedRedis, redisClosed),
         .enqueue(["status"] + closedAMQP, amqpClosed),
         .enqueue(["dead", "list"] + closedAMQP, amqpClosed),
+        .enqueue(["reminders", "list", "counter/1"] + closedRedis, redisClosed),
+        .enqueue(["reminders", "cancel", "counter/1", "tick"] + closedAMQP, amqpClosed),
         .enqueue(["dead", "replay"] + closedRedis, redisClosed),
         .enqueue(["dead", "purge"] + closedAMQP, amqpClosed),
         .enqueue(["doctor", "--messages", "10"] + closedAMQP, amqpClosed),
@@ -68,6 +70,8 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["spawn", "Counter", "1"], ["Counter", "type"]),
         .enqueue(["find", "--children", "nope"], ["nope", "address"]),
         .enqueue(["dead", "replay", "--type", "bad type"], ["bad type"]),
+        .enqueue(["reminders", "list", "nope"], ["nope", "address"]),
+        .enqueue(["reminders", "cancel", "counter/", "tick"], ["counter/", "ID"]),
     ]
 
     /// Well-formed addresses of a type no worker hosts.
@@ -77,6 +81,8 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["spawn", unknownType, "1"], [unknownType, "unknown"]),
         .enqueue(["state", "\(unknownType)/1"], [unknownType, "unknown"]),
         .enqueue(["stop", "\(unknownType)/1"], [unknownType, "unknown"]),
+        .enqueue(["reminders", "list", "\(unknownType)/1"], [unknownType, "unknown"]),
+        .enqueue(["reminders", "cancel", "\(unknownType)/1", "tick"], [unknownType, "unknown"]),
     ]
 
     /// Payloads and files that are not what they should be.
@@ -115,6 +121,7 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["bench", "--actors", "0"], ["--actors"]),
         .enqueue(["dead", "list", "--limit", "many"], ["many", "--limit"]),
         .enqueue(["frobnicate"], ["frobnicate"]),
+        .enqueue(["reminders", "cancel", "counter/1"], ["missing", "name"]),
         .worker(["--partitions", "0"] + closedAMQP, ["--partitions", "0"]),
         .worker(["--partitions=-3"] + closedAMQP, ["--partitions", "-3"]),
         .worker(["--partitions", "5000"] + closedAMQP, ["--partitions", "5000"]),
