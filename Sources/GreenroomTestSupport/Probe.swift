@@ -32,6 +32,8 @@ public struct Probe: Behavior {
         public var lastSeq = -1
         public var outOfOrder = 0
         public var failures = 0
+        /// Messages received from timers, reminders and delayed sends (`tick`), in order.
+        public var fired: [Fired]? = nil
     }
 
     public struct Report: Codable, Sendable, Equatable {
@@ -129,6 +131,14 @@ public struct Probe: Behavior {
             let child = try message.decode([String: String].self)
             guard let id = child["id"] else { throw MessageRejected("adopt takes {\"id\": …}") }
             try context.spawn(type: context.address.type, id: id, state: State())
+        case "schedule":
+            try schedule(try message.decode(Schedule.self), context: context)
+        case "unschedule":
+            let names = try message.decode([String: String].self)
+            if let timer = names["timer"] { context.cancelTimer(timer) }
+            if let reminder = names["reminder"] { context.cancelReminder(reminder) }
+        case "tick":
+            state.fired = (state.fired ?? []) + [Fired(message)]
         case "trap":
             fatalError("probe trap, as asked")
         case WireFormat.SystemKind.childFailed:

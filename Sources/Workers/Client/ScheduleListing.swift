@@ -46,7 +46,7 @@ extension GreenroomClient {
             return []
         }
         let named = schedules.sorted { $0.key < $1.key }
-        let dueKey = ScheduleKeys.due(partition), entriesKey = ScheduleKeys.dueEntries(partition)
+        let dueKey = RedisLayout.due(partition), entriesKey = RedisLayout.dueEntries(partition)
         let replies = try await redis.pipeline(named.flatMap { _, generation in
             [["HGET", entriesKey, generation].map(\.redisBytes), ["ZSCORE", dueKey, generation].map(\.redisBytes)]
         })
@@ -54,7 +54,7 @@ extension GreenroomClient {
         for (index, (field, generation)) in named.enumerated() {
             let parts = field.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, let kind = ScheduleInfo.Kind(rawValue: String(parts[0])) else { continue }
-            let entry = try replies[2 * index].get().bytes.flatMap { try? JSONDecoder().decode(ScheduledEntry.self, from: Data($0)) }
+            let entry = try replies[2 * index].get().bytes.flatMap { try? DueEntry.decode($0) }
             let score = try replies[2 * index + 1].get().string.flatMap(Double.init)
             found.append(ScheduleInfo(
                 name: String(parts[1]), kind: kind, every: entry?.every.map { .milliseconds($0) },
@@ -62,18 +62,4 @@ extension GreenroomClient {
         }
         return found
     }
-
-    /// The fields of a due entry (`DueEntry` JSON) a listing shows.
-    private struct ScheduledEntry: Decodable {
-        var kind: String?
-        var every: Int64?
-    }
-}
-
-/// The due-set keys of a partition (docs/PROTOCOL.md, "Redis layout").
-enum ScheduleKeys {
-    /// Sorted set: entry id → due time in unix milliseconds.
-    static func due(_ partition: PartitionID) -> String { "gr:\(partition.hashTag):due" }
-    /// Hash: entry id → the entry's JSON.
-    static func dueEntries(_ partition: PartitionID) -> String { "gr:\(partition.hashTag):due-entries" }
 }

@@ -24,4 +24,18 @@ package struct TurnEffects: Sendable {
     package var outbox: [OutgoingMessage] = []
     package var spawnedChildren: [ActorAddress] = []
     package var stopSelf = false
+    /// Delayed sends, timers and reminders set or cancelled, in order (docs/TIME.md).
+    package var schedule: [ScheduleOperation] = []
+}
+
+/// What a turn does to the actor's future: stored in its commit, in the
+/// partition's due set, or discarded with the turn.
+package enum ScheduleOperation: Sendable, Equatable {
+    /// A delayed message, sent once when due.
+    case deliver(DueEntry)
+    /// Sets the timer or reminder `entry.schedule` (`timer:NAME`,
+    /// `reminder:NAME`), replacing one of that name; `entry.id` is its generation.
+    case set(DueEntry)
+    /// Cancels the timer or reminder `field`, if there is one.
+    case cancel(field: String)
 }

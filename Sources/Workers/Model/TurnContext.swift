@@ -12,16 +12,20 @@ public final class TurnContext: Sendable {
     /// The actor that spawned this one, if any.
     public let parent: ActorAddress?
 
-    private let message: Message
-    private let effects = Mutex(TurnEffects())
+    let message: Message
+    let effects = Mutex(TurnEffects())
     private let directory: any ActorDirectory
+    /// The wall clock delays and reminders are counted from (the test kit's clock in unit tests).
+    let now: @Sendable () -> Date
 
-    package init(address: ActorAddress, parent: ActorAddress?, message: Message, directory: any ActorDirectory) {
+    package init(address: ActorAddress, parent: ActorAddress?, message: Message, directory: any ActorDirectory,
+                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.address = address
         self.sender = message.sender
         self.parent = parent
         self.message = message
         self.directory = directory
+        self.now = now
     }
 
     /// Sends `payload` (any `Encodable`, sent as JSON) as a `kind` message to `target`.

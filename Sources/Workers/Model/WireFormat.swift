@@ -6,9 +6,6 @@ public enum WireFormat {
     public static let fromHeader = "x-greenroom-from"
     /// Header: `true` asks the worker to create the target on first message.
     public static let spawnHeader = "x-greenroom-spawn"
-    /// Header (int64, unix milliseconds): a client's delayed message is not
-    /// handled before this time; the target partition's owner keeps it until then.
-    public static let notBeforeHeader = "x-greenroom-not-before"
     /// Dead-letter headers: why, after how many attempts, where.
     public static let errorHeader = "x-greenroom-error"
     public static let attemptsHeader = "x-greenroom-attempts"
@@ -20,6 +17,19 @@ public enum WireFormat {
     /// Dead-letter header: the declared body size of an oversized message,
     /// whose body was never read (the dead letter is a stub without it).
     public static let bodyBytesHeader = "x-greenroom-body-bytes"
+
+    /// Header on a message fired from a due set: when it was due (int64, unix milliseconds).
+    public static let dueAtHeader = "x-greenroom-due-at"
+    /// Header on a timer's or reminder's firing: `timer:NAME` or `reminder:NAME`.
+    public static let scheduleHeader = "x-greenroom-schedule"
+    /// Header on a timer's or reminder's firing: the generation it was set as.
+    public static let generationHeader = "x-greenroom-generation"
+    /// Header on a reminder's firing: whole periods missed before it (int32).
+    public static let missedHeader = "x-greenroom-missed"
+    /// Header on a parked actor's message published again: the park it is released from.
+    public static let releaseHeader = "x-greenroom-release"
+    /// Header a client sets on a delayed message: not to run before (int64, unix milliseconds).
+    public static let notBeforeHeader = "x-greenroom-not-before"
 
     public static let contentType = "application/json"
     /// Bodies larger than this are dead-lettered unread (1 MiB).
@@ -33,8 +43,13 @@ public enum WireFormat {
         public static let stop = "greenroom.stop"
         /// Sent to a parent when a child's message was dead-lettered after retries.
         public static let childFailed = "child-failed"
+        /// Cancels the target's reminder (payload: `{"name": NAME}`); replies `{"cancelled": BOOL}`.
+        public static let cancelReminder = "greenroom.cancel-reminder"
 
         /// Whether `kind` creates or stops its target (not run by the behaviour).
         public static func isLifecycle(_ kind: String) -> Bool { kind == spawn || kind == stop }
+
+        /// Whether the runtime handles `kind` itself, never the behaviour.
+        public static func isRuntimeHandled(_ kind: String) -> Bool { isLifecycle(kind) || kind == cancelReminder }
     }
 }

@@ -7,6 +7,8 @@ struct Envelope: Sendable {
     let target: ActorAddress
     let message: Message
     let spawnIfMissing: Bool
+    /// A client's delayed message: not to run before (unix ms, `x-greenroom-not-before`).
+    var notBefore: Int64? = nil
 
     /// Why a delivery can never be handled; it is dead-lettered with this.
     struct Invalid: Error, CustomStringConvertible {
@@ -51,11 +53,31 @@ struct Envelope: Sendable {
         case let other?: other.stringValue == "true"
         case nil: false
         }
+        let headers = properties.headers
+        var firing: ScheduleFiring?
+        if let field = headers[WireFormat.scheduleHeader]?.stringValue {
+            guard let generation = headers[WireFormat.generationHeader]?.stringValue,
+                  let parsed = ScheduleFiring(field: field, missedPeriods: Int(Self.integer(headers[WireFormat.missedHeader]) ?? 0),
+                                              generation: generation) else {
+                return .failure(Invalid(description: "bad header \(WireFormat.scheduleHeader) '\(field)': expected timer:NAME or reminder:NAME "
+                                        + "with \(WireFormat.generationHeader)", target: target))
+            }
+            firing = parsed
+        }
         return .success(Envelope(
             target: target,
             message: Message(kind: kind, payload: delivery.body, id: id, sender: sender,
-                             replyTo: honoured(replyTo: properties.replyTo), correlationID: properties.correlationID),
-            spawnIfMissing: spawn))
+                             replyTo: honoured(replyTo: properties.replyTo), correlationID: properties.correlationID,
+                             scheduledAt: Self.integer(headers[WireFormat.dueAtHeader]).map { Date(timeIntervalSince1970: Double($0) / 1_000) },
+                             firing: firing),
+            spawnIfMissing: spawn,
+            notBefore: Self.integer(headers[WireFormat.notBeforeHeader])))
+    }
+
+    /// A header's integer: any AMQP integer type, or decimal digits in a
+    /// string (as clients in other languages may send it).
+    static func integer(_ value: AMQPFieldValue?) -> Int64? {
+        value?.intValue ?? value?.stringValue.flatMap { Int64($0) }
     }
 
     /// `reply_to` if replies may go there: only RabbitMQ's direct reply-to

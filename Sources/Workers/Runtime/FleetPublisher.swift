@@ -35,30 +35,48 @@ final class FleetPublisher: Sendable {
     /// (or, if it could not be routed, dead-lettered).
     func publish(_ outbox: [OutgoingMessage]) async throws {
         guard !outbox.isEmpty else { return }
-        var publications: [AMQPPublication] = []
-        var unroutable: [(OutgoingMessage, String)] = []
-        for message in outbox {
+        try await publish(outbox.map { message -> Publication in
             switch message.destination {
             case .actor(let target):
-                do {
-                    let partition = try await store.partition(of: target)
-                    publications.append(AMQPPublication(
-                        Self.actorMessage(to: target, kind: message.kind, payload: message.payload, id: message.id,
-                                          from: message.from, spawnIfMissing: message.spawnIfMissing),
-                        exchange: Topology.actorsExchange,
-                        routingKey: partition.routingKey, mandatory: true))
-                } catch let error as UnknownActorType {
-                    unroutable.append((message, error.description))
-                }
+                return .actor(target, Self.actorMessage(to: target, kind: message.kind, payload: message.payload, id: message.id,
+                                                        from: message.from, spawnIfMissing: message.spawnIfMissing))
             case .reply(let queue, let correlationID):
                 // Replies go to a reply-to queue (often direct reply-to, which
                 // vanishes with its caller): not mandatory, a late reply may be lost.
-                publications.append(AMQPPublication(
+                return .direct(AMQPPublication(
                     AMQPMessage(body: message.payload, properties: AMQPProperties(
                         contentType: WireFormat.contentType,
                         headers: message.from.map { [WireFormat.fromHeader: .string($0.description)] } ?? [:],
                         correlationID: correlationID, messageID: message.id, type: message.kind)),
                     routingKey: queue))
+            }
+        })
+    }
+
+    /// One message to publish: to an actor (routed to its partition), or as it is.
+    enum Publication: Sendable {
+        case actor(ActorAddress, AMQPMessage)
+        case direct(AMQPPublication)
+    }
+
+    /// Publishes in order and returns when every message is confirmed; an
+    /// actor message that cannot be routed (its type unknown, no queue bound)
+    /// is dead-lettered with the reason instead.
+    func publish(_ items: [Publication]) async throws {
+        guard !items.isEmpty else { return }
+        var publications: [AMQPPublication] = []
+        var unroutable: [(AMQPMessage, String)] = []
+        for item in items {
+            switch item {
+            case .actor(let target, let message):
+                do {
+                    let partition = try await store.partition(of: target)
+                    publications.append(AMQPPublication(message, exchange: Topology.actorsExchange, routingKey: partition.routingKey, mandatory: true))
+                } catch let error as UnknownActorType {
+                    unroutable.append((message, error.description))
+                }
+            case .direct(let publication):
+                publications.append(publication)
             }
         }
         let results = try await channel.publish(publications)
@@ -72,10 +90,7 @@ final class FleetPublisher: Sendable {
             }
         }
         for (message, reason) in unroutable {
-            guard case .actor(let target) = message.destination else { continue }
-            deadLetters.append(deadLetter(
-                Self.actorMessage(to: target, kind: message.kind, payload: message.payload, id: message.id, from: message.from),
-                routingKey: "", reason: reason, attempts: 0, actor: nil))
+            deadLetters.append(deadLetter(message, routingKey: "", reason: reason, attempts: 0, actor: nil))
         }
         try await publishDeadLetters(deadLetters)
     }

@@ -19,6 +19,8 @@ extension WorkerRuntime {
                 guard run.isAdmitting else { continue }
                 var admitted: [(Delivered, ActorAddress)] = []
                 admitted.reserveCapacity(deliveries.count)
+                var delayed: [(entry: DueEntry, delivery: AMQPDelivery)] = []
+                let now = DueWatch.now()
                 for delivery in deliveries {
                     switch Envelope.parse(delivery, maximumBodyBytes: maximumBodyBytes) {
                     case .failure(let invalid):
@@ -32,11 +34,16 @@ extension WorkerRuntime {
                             continue
                         }
                         if Envelope.ignoresReplyTo(delivery) { pipeline.ignoredReplyTo(delivery, actor: envelope.target) }
+                        if let entry = Self.delayedEntry(envelope, delivery, now: now) {
+                            delayed.append((entry, delivery))
+                            continue
+                        }
                         admitted.append((Delivered(envelope: envelope, delivery: delivery, run: run), envelope.target))
                     }
                 }
                 run.inFlight.enter(admitted.count)
                 mailboxes.enqueue(contentsOf: admitted)
+                if !delayed.isEmpty { await storeDelayed(delayed, run: run, pipeline: pipeline) }
             }
             // Ended without an error: this worker cancelled it (handover, lost lease, shutdown).
         } catch {

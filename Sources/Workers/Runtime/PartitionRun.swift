@@ -12,6 +12,8 @@ final class PartitionRun: Sendable {
     let committer: CommitCoalescer
     /// Deliveries taken from the queue and not yet settled or abandoned.
     let inFlight = InFlight()
+    /// The earliest due time known in the partition's due set (`DueDispatcher`).
+    let dueWatch = DueWatch()
     private let live = Mutex(true)
     private let admitting = Mutex(true)
 
@@ -35,7 +37,10 @@ final class PartitionRun: Sendable {
     func stopAdmitting() { admitting.withLock { $0 = false } }
 
     /// Marks the run lost.
-    func markLost() { live.withLock { $0 = false } }
+    func markLost() {
+        live.withLock { $0 = false }
+        dueWatch.cancel()
+    }
 }
 
 /// Deliveries a partition run holds, so a handover can wait for them.

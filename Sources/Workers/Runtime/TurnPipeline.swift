@@ -177,10 +177,11 @@ final class TurnPipeline: Sendable {
             cache.withLock { cache in
                 if record.isActive { cache.put(address, in: partition, record) } else { cache.remove(address, in: partition) }
             }
+            if let due = plan.group.dueAdded.map(\.due).min() { plan.applied[0].item.run.dueWatch.note(due: due) }
             try await publisher.publish(plan.applied.flatMap(\.outbox))
             hooks.didPublish(address, turns: plan.applied.count)
         }
-        for refusal in plan.refused {
+        for refusal in plan.refused where !refusal.silent {
             hooks.didFail(address, messageID: refusal.item.messageID, reason: refusal.reason, attempts: refusal.attempts, willRetry: false)
             try await deadLetter(refusal, parent: plan.record.parent)
         }

@@ -27,6 +27,9 @@ struct TurnPlan {
         var attempts: Int
         /// A turn that failed every attempt: its parent hears `child-failed`.
         var exhaustedRetries: Bool
+        /// Not dead-lettered, only acked: a firing of a timer or reminder
+        /// cancelled or set again since it was published.
+        var silent = false
     }
 
     /// All messages the plan settles, applied then refused — the order the
@@ -59,7 +62,37 @@ extension TurnPipeline {
                 index += 1
                 continue
             }
+            if let firing = message.firing, plan.record.schedules[firing.field] != firing.generation {
+                plan.refuse(item, "the \(firing.isReminder ? "reminder" : "timer") '\(firing.name)' was cancelled or set again", silent: true)
+                index += 1
+                continue
+            }
             switch message.kind {
+            case WireFormat.SystemKind.cancelReminder:
+                guard plan.record.isActive else {
+                    plan.refuse(item, RefusalReason.notRunning(address))
+                    index += 1
+                    continue
+                }
+                let name: String
+                do {
+                    name = try message.decode(CancelReminder.self).name
+                } catch {
+                    plan.refuse(item, "\(error)")
+                    index += 1
+                    continue
+                }
+                var effects = TurnEffects()
+                let field = ScheduleKind.reminder(name, every: 0).field
+                effects.schedule.append(.cancel(field: field))
+                if let replyTo = message.replyTo {
+                    let cancelled = plan.record.schedules[field] != nil
+                    effects.outbox.append(OutgoingMessage(
+                        destination: .reply(queue: replyTo, correlationID: message.correlationID), kind: "reply",
+                        payload: Array(#"{"cancelled":\#(cancelled)}"#.utf8), id: "\(message.id)/0", from: address))
+                }
+                try await apply(item, effects, into: &plan)
+                index += 1
             case WireFormat.SystemKind.spawn:
                 if let effects = planSpawn(item, type: type, into: &plan) {
                     try await apply(item, effects, into: &plan)
@@ -88,7 +121,10 @@ extension TurnPipeline {
                 // Consecutive ordinary messages run as one sequence: the
                 // state is decoded once and encoded once.
                 var end = index + 1
-                while end < items.count, !WireFormat.SystemKind.isLifecycle(items[end].envelope.message.kind) { end += 1 }
+                // A firing starts a sequence of its own: whether it still
+                // counts depends on the turns before it.
+                while end < items.count, !WireFormat.SystemKind.isRuntimeHandled(items[end].envelope.message.kind),
+                      items[end].envelope.message.firing == nil { end += 1 }
                 let sequence = Array(items[index..<end])
                 index += try await runSequence(sequence, type: type, into: &plan)
                 if plan.retry != nil { return plan }
@@ -172,6 +208,10 @@ extension TurnPipeline {
         var effects = effects
         let message = item.envelope.message
         plan.group.children += effects.spawnedChildren
+        if let firing = message.firing, !firing.isReminder {
+            plan.forgetSchedule(firing.field)  // a timer that fired is gone
+        }
+        for operation in effects.schedule { try plan.schedule(operation) }
         if effects.stopSelf {
             let stored = try await store.children(of: item.actor)
             for child in stored + plan.group.children.filter({ !stored.contains($0) }) {
@@ -181,6 +221,7 @@ extension TurnPipeline {
             }
             plan.record.status = .stopped
             plan.group.status = .stopped
+            for field in plan.record.schedules.keys { plan.forgetSchedule(field) }
         }
         plan.applied.append((item, effects.outbox))
         plan.group.applied.append((message.id, try StoredOutbox.encode(effects.outbox)))
@@ -190,9 +231,48 @@ extension TurnPipeline {
 }
 
 extension TurnPlan {
-    mutating func refuse(_ item: Delivered, _ reason: String, attempts: Int = 0, exhaustedRetries: Bool = false) {
-        refused.append(Refusal(item: item, reason: reason, attempts: attempts, exhaustedRetries: exhaustedRetries))
+    mutating func refuse(_ item: Delivered, _ reason: String, attempts: Int = 0, exhaustedRetries: Bool = false, silent: Bool = false) {
+        refused.append(Refusal(item: item, reason: reason, attempts: attempts, exhaustedRetries: exhaustedRetries, silent: silent))
         group.checked.append(item.messageID)
         covered += 1
+    }
+}
+
+extension TurnPlan {
+    /// Adds one schedule operation of an applied turn to the commit.
+    mutating func schedule(_ operation: ScheduleOperation) throws {
+        switch operation {
+        case .deliver(let entry):
+            group.dueAdded.append((entry.id, entry.due, try entry.encoded()))
+        case .set(let entry):
+            guard let field = entry.schedule else { return }
+            forgetSchedule(field)
+            record.schedules[field] = entry.id
+            group.dueAdded.append((entry.id, entry.due, try entry.encoded()))
+            group.schedules = Array(try JSONEncoder.sorted.encode(record.schedules))
+        case .cancel(let field):
+            forgetSchedule(field)
+        }
+    }
+
+    /// Drops the timer or reminder `field`, and its waiting entry, if it has one.
+    mutating func forgetSchedule(_ field: String) {
+        guard let generation = record.schedules.removeValue(forKey: field) else { return }
+        group.dueRemoved.append(generation)
+        group.schedules = (try? JSONEncoder.sorted.encode(record.schedules)).map(Array.init) ?? Array("{}".utf8)
+    }
+}
+
+/// The payload of `greenroom.cancel-reminder`.
+struct CancelReminder: Codable, Sendable {
+    var name: String
+}
+
+extension JSONEncoder {
+    /// An encoder with sorted keys: the same value gives the same bytes.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }

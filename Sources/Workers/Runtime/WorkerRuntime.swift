@@ -210,6 +210,7 @@ public final class WorkerRuntime: Service, Sendable {
 
         let store = ActorStore(redis: redis)
         try await redis.load(CommitScript.script)
+        for script in DueStore.scripts { try await redis.load(script) }
         let publishChannel = try await publishing.openChannel()
         try await publishChannel.enableConfirms(timeout: configuration.confirmTimeout)
         if try await !Topology.declareShared(on: publishChannel, deadLetterBounds: configuration.deadLetterBounds) {
@@ -299,7 +300,15 @@ public final class WorkerRuntime: Service, Sendable {
             try await store.commit(groups, in: partition, epoch: epoch, window: window)
         }
         let run = PartitionRun(partition: partition, epoch: epoch, consumer: consumer, committer: committer)
-        let loop = Task { await self.consume(run, pipeline: pipeline, mailboxes: mailboxes, ended: ended) }
+        let dispatcher = DueDispatcher(run: run, store: DueStore(redis: store.redis), publisher: pipeline.publisher, logger: logger,
+                                       onFenced: pipeline.onFenced)
+        // One task: a partition's run ends when its deliveries and its due set are both let go.
+        let loop = Task {
+            async let due: Void = dispatcher.run()
+            await self.consume(run, pipeline: pipeline, mailboxes: mailboxes, ended: ended)
+            run.dueWatch.cancel()
+            await due
+        }
         return (run, loop)
     }
 

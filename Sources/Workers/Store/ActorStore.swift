@@ -53,18 +53,19 @@ final class ActorStore: ActorDirectory, Sendable {
     }
 
     private static func loadCommand(_ address: ActorAddress, in partition: PartitionID) -> [[UInt8]] {
-        ["HMGET", RedisLayout.actor(address, in: partition), "status", "parent", "version", "state"].map(\.redisBytes)
+        ["HMGET", RedisLayout.actor(address, in: partition), "status", "parent", "version", "state", "schedules"].map(\.redisBytes)
     }
 
     private static func record(from reply: RedisValue) -> ActorRecord {
-        guard let fields = reply.array, fields.count == 4, let version = fields[2].integer, version > 0 else {
+        guard let fields = reply.array, fields.count == 5, let version = fields[2].integer, version > 0 else {
             return .missing
         }
         return ActorRecord(
             status: fields[0].string.flatMap(ActorRecord.Status.init(rawValue:)) ?? .active,
             parent: fields[1].string.flatMap { try? ActorAddress(parsing: $0) },
             version: version,
-            state: fields[3].bytes ?? Array("null".utf8))
+            state: fields[3].bytes ?? Array("null".utf8),
+            schedules: fields[4].bytes.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0)) } ?? [:])
     }
 
     /// Commits actors' groups of turns in one script (`CommitScript`).

@@ -29,10 +29,16 @@ import Broker
 /// its crash mark (`CrashMarks`): the message finished. The marks hash
 /// exists only after redeliveries, so the normal path checks it once per call.
 ///
-/// KEYS: epoch, dedup hash, dedup log, crash marks; then per group: actor hash, children set.
+/// A committed group also writes its actor's future (docs/TIME.md): the
+/// `schedules` field, entries added to the partition's due set (delayed
+/// sends, timers, reminders), then entries removed (cancelled or replaced).
+///
+/// KEYS: epoch, dedup hash, dedup log, crash marks, due set, due entries;
+/// then per group: actor hash, children set.
 /// ARGV: epoch, now (unix s), window (s), capacity, group count; then per
 /// group: expected version, state ('' keeps it), status ('' keeps it),
-/// parent ('' keeps it), c, c children, n, n × (id, outbox), m, m checked ids.
+/// parent ('' keeps it), c, c children, n, n × (id, outbox), m, m checked
+/// ids, schedules ('' keeps them), d, d × (id, due ms, entry), r, r × id.
 ///
 /// Replies `{'fenced', epoch}` or `{'ok', g1, g2, …}` with per group
 /// `{'committed', version}`, `{'stale', version}`, `{'checked'}` (no turns and
@@ -45,7 +51,7 @@ enum CommitScript {
         local now, window, capacity = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
         local marked = redis.call('EXISTS', KEYS[4]) == 1
         local results = {'ok'}
-        local a, k = 6, 5
+        local a, k = 6, 7
         for g = 1, tonumber(ARGV[5]) do
           local actor, children = KEYS[k], KEYS[k + 1]
           local expected, state, status, parent = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -54,6 +60,10 @@ enum CommitScript {
           local applied = a + 6 + c
           local m = tonumber(ARGV[applied + 2 * n])
           local checked = applied + 2 * n + 1
+          local schedules = checked + m
+          local d = tonumber(ARGV[schedules + 1])
+          local r = tonumber(ARGV[schedules + 2 + 3 * d])
+          local removed = schedules + 3 + 3 * d
           local duplicates = {'duplicate'}
           for i = 1, n do
             local done = redis.call('HGET', KEYS[2], ARGV[applied + 2 * (i - 1)])
@@ -82,6 +92,16 @@ enum CommitScript {
             if parent ~= '' then redis.call('HSET', actor, 'parent', parent) end
             for i = 1, c do redis.call('SADD', children, ARGV[a + 4 + i]) end
             if status == 'stopped' then redis.call('DEL', children) end
+            if ARGV[schedules] ~= '' then redis.call('HSET', actor, 'schedules', ARGV[schedules]) end
+            for i = 1, d do
+              local at = schedules + 2 + 3 * (i - 1)
+              redis.call('ZADD', KEYS[5], ARGV[at + 1], ARGV[at])
+              redis.call('HSET', KEYS[6], ARGV[at], ARGV[at + 2])
+            end
+            for i = 1, r do
+              redis.call('ZREM', KEYS[5], ARGV[removed + i - 1])
+              redis.call('HDEL', KEYS[6], ARGV[removed + i - 1])
+            end
             for i = 1, n do
               local id = ARGV[applied + 2 * (i - 1)]
               redis.call('HSET', KEYS[2], id, ARGV[applied + 2 * i - 1])
@@ -90,7 +110,7 @@ enum CommitScript {
             results[g + 1] = {'committed', expected + n}
           end
           k = k + 2
-          a = checked + m
+          a = removed + r
         end
         local excess = redis.call('LLEN', KEYS[3]) - capacity
         if excess > 0 then
@@ -123,6 +143,11 @@ enum CommitScript {
         var applied: [(messageID: String, outbox: [UInt8])] = []
         /// Ids of refused messages: checked against the dedup record, not written.
         var checked: [String] = []
+        /// The actor's timers and reminders as JSON, when the turns changed them.
+        var schedules: [UInt8]?
+        /// Due entries to add (id, due ms, entry JSON), then ids to remove.
+        var dueAdded: [(id: String, due: Int64, entry: [UInt8])] = []
+        var dueRemoved: [String] = []
     }
 
     /// What the script decided for one group.
@@ -152,7 +177,7 @@ enum CommitScript {
     static func call(_ groups: [Group], partition: PartitionID, epoch: Epoch, window: DedupWindow, now: Int64)
         -> (keys: [any RedisArgument], arguments: [any RedisArgument]) {
         var keys: [any RedisArgument] = [RedisLayout.epoch(partition), RedisLayout.dedup(partition), RedisLayout.dedupLog(partition),
-                                         RedisLayout.crashMarks(partition)]
+                                         RedisLayout.crashMarks(partition), RedisLayout.due(partition), RedisLayout.dueEntries(partition)]
         var arguments: [any RedisArgument] = [epoch.description, now, window.seconds, window.capacity, groups.count]
         for group in groups {
             keys.append(RedisLayout.actor(group.address, in: partition))
@@ -164,6 +189,10 @@ enum CommitScript {
             for turn in group.applied { arguments += [turn.messageID, turn.outbox] as [any RedisArgument] }
             arguments.append(group.checked.count)
             arguments += group.checked as [any RedisArgument]
+            arguments += [group.schedules ?? [], group.dueAdded.count] as [any RedisArgument]
+            for entry in group.dueAdded { arguments += [entry.id, entry.due, entry.entry] as [any RedisArgument] }
+            arguments.append(group.dueRemoved.count)
+            arguments += group.dueRemoved as [any RedisArgument]
         }
         return (keys, arguments)
     }

@@ -48,6 +48,13 @@ enum RedisLayout {
     /// lease is granted only while it exists: gone, Redis lost its data.
     static func incarnation(_ partition: PartitionID) -> String { key(partition, "incarnation") }
 
+    /// Sorted set: entry id → due time (unix ms) of the partition's waiting
+    /// delayed messages, timers and reminders (docs/TIME.md).
+    static func due(_ partition: PartitionID) -> String { key(partition, "due") }
+
+    /// Hash: entry id → the waiting message (`DueEntry` JSON).
+    static func dueEntries(_ partition: PartitionID) -> String { key(partition, "due-entries") }
+
     /// Pattern matching every actor hash of a type, for SCAN.
     static func actorPattern(type: String) -> String { "gr:{\(type).*}:a:*" }
 }

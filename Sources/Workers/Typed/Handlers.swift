@@ -47,7 +47,7 @@ public struct Handlers<B: Behavior>: Sendable {
 
     private func adding<M: ActorMessage>(_ type: M.Type, _ handler: @escaping Handler) -> Handlers {
         var copy = self
-        if WireFormat.SystemKind.isLifecycle(M.kind) {
+        if WireFormat.SystemKind.isRuntimeHandled(M.kind) {
             copy.problems.append("kind '\(M.kind)' of \(M.self) in \(B.typeName) is the runtime's own, never delivered to a behaviour: give \(M.self) another kind")
         } else if let existing = entries[M.kind] {
             copy.problems.append("kind '\(M.kind)' is handled twice in \(B.typeName): by \(existing.messageType) and by \(M.self)")

@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+
+/// What a partition's owner knows of its due set's earliest time, and the
+/// alarm its dispatcher sleeps on. Everything that adds an entry (a commit,
+/// a client's delayed message stored) notes its time here, so the
+/// dispatcher wakes when something is due, not by polling; a backstop
+/// look every second covers what it cannot know (a commit whose reply was
+/// lost). `cancel` wakes it for good.
+final class DueWatch: Sendable {
+    private struct State {
+        var earliest: Int64?
+        var sleeper: CheckedContinuation<Void, Never>?
+        var sleepingUntil: Int64 = .max
+        var rung = false
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+
+    /// An entry is due at `due` (unix ms): wakes the dispatcher if it sleeps past it.
+    func note(due: Int64) {
+        let sleeper: CheckedContinuation<Void, Never>? = state.withLock { state in
+            state.earliest = min(state.earliest ?? .max, due)
+            guard due < state.sleepingUntil else { return nil }
+            state.rung = true
+            defer { state.sleeper = nil }
+            return state.sleeper
+        }
+        sleeper?.resume()
+    }
+
+    /// Wakes the dispatcher for good (its partition is gone).
+    func cancel() {
+        let sleeper: CheckedContinuation<Void, Never>? = state.withLock { state in
+            state.cancelled = true
+            defer { state.sleeper = nil }
+            return state.sleeper
+        }
+        sleeper?.resume()
+    }
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// Forgets what was noted up to now and takes `earliest` (read from
+    /// Redis) as the set's earliest time; returns the earliest known.
+    func reset(to earliest: Int64?) -> Int64? {
+        state.withLock { state in
+            // A note that came in while Redis was read may be earlier than the reply.
+            let noted = state.rung ? state.earliest : nil
+            state.rung = false
+            state.earliest = [earliest, noted].compactMap { $0 }.min()
+            return state.earliest
+        }
+    }
+
+    /// Sleeps until `until` (unix ms), or until a note earlier than that, or `cancel`.
+    func sleep(until: Int64) async {
+        let milliseconds = until - Self.now()
+        guard milliseconds > 0 else { return }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(milliseconds))
+            self?.wake()
+        }
+        defer { timer.cancel() }
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state in
+                // The timer may have fired before the continuation was here.
+                if state.rung || state.cancelled || Self.now() >= until { return true }
+                state.sleeper = continuation
+                state.sleepingUntil = until
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        state.withLock { $0.sleepingUntil = .max }
+    }
+
+    private func wake() {
+        let sleeper: CheckedContinuation<Void, Never>? = state.withLock { state in
+            defer { state.sleeper = nil }
+            return state.sleeper
+        }
+        sleeper?.resume()
+    }
+
+    static func now() -> Int64 { Schedules.milliseconds(Date()) }
+}
