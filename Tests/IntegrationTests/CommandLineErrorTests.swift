@@ -119,6 +119,8 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["ask", "counter/1", "get", "--timeout=0"], ["--timeout"]),
         .enqueue(["doctor", "--messages", "0"], ["--messages", "0"]),
         .enqueue(["bench", "--actors", "0"], ["--actors"]),
+        .enqueue(["bench", "--delays", "--workers", "0"], ["--delays", "--workers"]),
+        .enqueue(["bench", "--delays", "--drain"], ["--drain", "--delays"]),
         .enqueue(["dead", "list", "--limit", "many"], ["many", "--limit"]),
         .enqueue(["frobnicate"], ["frobnicate"]),
         .enqueue(["reminders", "cancel", "counter/1"], ["missing", "name"]),
