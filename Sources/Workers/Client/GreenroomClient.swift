@@ -21,13 +21,18 @@ public final class GreenroomClient: Sendable {
         self.replies = replies
     }
 
-    public static func connect(amqp: AMQPConfiguration, redis: RedisConfiguration, logger: Logger = Logger(label: "greenroom.client")) async throws -> GreenroomClient {
+    /// Connects to both servers. A send that RabbitMQ has not confirmed
+    /// within `confirmTimeout` fails with `AMQPError` `.timedOut` (it may or
+    /// may not have been stored: send it again with the same id), rather than
+    /// wait forever on a broker that stopped answering.
+    public static func connect(amqp: AMQPConfiguration, redis: RedisConfiguration, confirmTimeout: Duration = .seconds(30),
+                               logger: Logger = Logger(label: "greenroom.client")) async throws -> GreenroomClient {
         var amqpConfiguration = amqp
         amqpConfiguration.connectionName = "greenroom client"
         let connection = try await AMQPConnection.connect(amqpConfiguration, logger: logger)
         let redisClient = try await RedisClient.connect(redis, logger: logger)
         let channel = try await connection.openChannel()
-        try await channel.enableConfirms()
+        try await channel.enableConfirms(timeout: confirmTimeout)
         try await Topology.declareShared(on: channel)
         let replies = try await ReplyListener.start(on: connection)
         return GreenroomClient(amqp: connection, redis: redisClient, publishChannel: channel, replies: replies)
