@@ -55,9 +55,9 @@ struct DelaysBench {
         let cpuBefore = fleet.usage()?.map(\.cpuSeconds) ?? []
 
         // Lateness: every message due uniformly within `spread` of its send.
-        log.say("sending \(total) messages, each due 0–\(bench.spread) s after it is sent, from \(bench.publishers) publishers")
+        log.say("sending \(total) messages, each due \(bench.lead)–\(bench.lead + bench.spread) s after it is sent, from \(bench.publishers) publishers")
         let senders = try await (0..<bench.publishers).asyncMap { _ in try await GreenroomClient.connect(amqp: amqp, redis: redisConfiguration) }
-        let spreadMilliseconds = Int(bench.spread * 1_000)
+        let spreadMilliseconds = Int(bench.spread * 1_000), leadMilliseconds = Int(bench.lead * 1_000)
         let perActor = bench.messagesPerActor
         let clock = ContinuousClock()
         let start = clock.now
@@ -68,8 +68,10 @@ struct DelaysBench {
                     var batch: [GreenroomClient.Outgoing] = []
                     for _ in 0..<perActor {
                         for actor in mine {
-                            let delay = Double(Int.random(in: 0...spreadMilliseconds)) / 1_000
-                            batch.append(.init(to: actor, kind: "record", notBefore: Date().addingTimeInterval(delay)))
+                            let due = Date().addingTimeInterval(Double(leadMilliseconds + Int.random(in: 0...spreadMilliseconds)) / 1_000)
+                            // The due time in the payload too: one that arrives past it runs at once, without scheduledAt.
+                            let dueMilliseconds = Int64((due.timeIntervalSince1970 * 1_000).rounded(.up))
+                            batch.append(.init(to: actor, kind: "record", payload: Array(#"{"due":\#(dueMilliseconds)}"#.utf8), notBefore: due))
                             if batch.count == 500 {
                                 try await sender.send(batch)
                                 batch.removeAll(keepingCapacity: true)
@@ -84,13 +86,15 @@ struct DelaysBench {
         let sent = clock.now - start
         for sender in senders { await sender.close() }
         log.say("sent in \(Report.format(sent)); waiting for every message to be handled")
-        let states = try await Self.waitForRecorded(client, actors, total: total, deadline: clock.now + .seconds(Int(bench.spread) + 300), log: log)
+        let states = try await Self.waitForRecorded(client, actors, total: total, deadline: clock.now + .seconds(Int(bench.lead + bench.spread) + 300), log: log)
         let elapsed = clock.now - start
         let cpuAfter = fleet.usage()?.map(\.cpuSeconds) ?? []
         var merged = LatenessHistogram()
         for state in states { merged.merge(state.histogram) }
 
-        // Idle: nothing pending, the worker only watches its due sets.
+        // Idle: nothing pending, the worker only watches its due sets (after
+        // a moment for it to settle what the last turns left: acks, trims).
+        try await Task.sleep(for: .seconds(2))
         let pending = try await client.dueSetUsage(of: type)
         log.say("idle for \(bench.idleSeconds) s with \(pending.entries) entries pending: the worker's CPU")
         let idleBefore = fleet.usage()?.map(\.cpuSeconds) ?? []
@@ -125,7 +129,7 @@ struct DelaysBench {
         let count = Double(bench.memoryMessages)
 
         return DelaysResult(
-            actors: bench.actors, messages: total, workers: bench.workers, partitions: bench.partitions, spreadSeconds: bench.spread,
+            actors: bench.actors, messages: total, workers: bench.workers, partitions: bench.partitions, leadSeconds: bench.lead, spreadSeconds: bench.spread,
             sendSeconds: sent.seconds, seconds: elapsed.seconds,
             latenessMilliseconds: ["p50": merged.percentile(50), "p90": merged.percentile(90), "p99": merged.percentile(99),
                                    "p99.9": merged.percentile(99.9)].compactMapValues { $0 }.merging(["max": merged.maximum]) { $1 },
@@ -137,8 +141,8 @@ struct DelaysBench {
             usedMemoryBytesPerMessage: Double(usedAfter - usedBefore) / count)
     }
 
-    /// Polls every actor's state until the messages recorded (with or
-    /// without a due time) add up to `total`; throws past `deadline`.
+    /// Polls every actor's state until the messages it handled add up to
+    /// `total`; throws past `deadline`.
     static func waitForRecorded(_ client: GreenroomClient, _ actors: [ActorAddress], total: Int, deadline: ContinuousClock.Instant,
                                 log: StatusLine) async throws -> [Lateness.State] {
         while true {
@@ -152,7 +156,7 @@ struct DelaysBench {
                 return try await group.reduce(into: [Lateness.State?]()) { $0.append($1) }
             }
             let present = states.compactMap { $0 }
-            let recorded = present.reduce(0) { $0 + $1.histogram.count + $1.unscheduled }
+            let recorded = present.reduce(0) { $0 + $1.handled }
             if present.count == actors.count, recorded >= total { return present }
             guard ContinuousClock.now < deadline else {
                 throw BenchError("\(present.count) of \(actors.count) actors exist and \(recorded) of \(total) messages were handled in time; "
@@ -176,6 +180,8 @@ struct DelaysResult: Codable {
     var messages: Int
     var workers: Int
     var partitions: Int
+    /// Each message was due `leadSeconds` plus a uniformly random 0 to `spreadSeconds` after it was sent.
+    var leadSeconds: Double
     var spreadSeconds: Double
     var sendSeconds: Double
     /// From the first send until every message was handled.
@@ -185,7 +191,8 @@ struct DelaysResult: Codable {
     var recorded: Int
     /// Handled before their due time (should be 0).
     var early: Int
-    /// Handled without a due time: due within 5 ms of arriving, so run at once.
+    /// Arrived at the worker already due (within 5 ms), so run at once
+    /// (their lateness, from the due time in their payload, is in the histogram).
     var unscheduled: Int
     var workerCPUSeconds: [Double]
     var idleSeconds: Double
@@ -206,11 +213,12 @@ struct DelaysResult: Codable {
         func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
         let order = ["p50", "p90", "p99", "p99.9", "max"]
         return [
-            "actors \(actors), delayed messages \(messages), due 0–\(f(spreadSeconds, 0)) s after sending, workers \(workers), partitions \(partitions)",
+            "actors \(actors), delayed messages \(messages), due \(f(leadSeconds, 0))–\(f(leadSeconds + spreadSeconds, 0)) s after sending, "
+                + "workers \(workers), partitions \(partitions)",
             "sent in \(f(sendSeconds)) s; all handled \(f(seconds)) s after the first send",
             "lateness at the turn (now − due), \(recorded) messages: "
                 + order.compactMap { key in latenessMilliseconds[key].map { "\(key) \($0) ms" } }.joined(separator: ", ")
-                + "; early \(early); run at once (due on arrival) \(unscheduled)",
+                + "; early \(early); already due on arrival (run at once) \(unscheduled)",
             "worker CPU for them: \(workerCPUSeconds.map { f($0) + " s" }.joined(separator: ", "))",
             "idle, nothing pending, \(f(idleSeconds, 0)) s: \(idleCPUSecondsPerMinute.map { f($0, 2) + " CPU s/min" }.joined(separator: ", "))",
             "Redis per pending delayed message (\(memoryMessages.formattedWithSeparators) an hour ahead): "
