@@ -24,9 +24,10 @@ extension WorkerCommand {
         await mainWithAdvice()
     }
 
-    /// The behaviours `worker` hosts: counter, echo, account and tree.
+    /// The behaviours `worker` hosts: counter, echo, account, tree, ticker
+    /// (a reminder), and lateness (for the delays benchmark).
     public static var builtIns: [HostedType] {
-        [HostedType(Counter()), HostedType(Echo()), HostedType(Account()), HostedType(Tree())]
+        [HostedType(Counter()), HostedType(Echo()), HostedType(Account()), HostedType(Tree()), HostedType(Ticker()), HostedType(Lateness())]
     }
 
     /// What the command run next hosts. ArgumentParser makes the command

@@ -22,6 +22,12 @@ struct Bench: AsyncParsableCommand {
             Its ceiling is the consume-only loop: as many messages of the same shape pre-published into one \
             queue (and into --partitions queues) and consumed + acked through the Broker layer as fast as it \
             goes. No latency samples (nothing waits for replies).
+
+            With --delays: ACTORS x MESSAGES delayed messages to `lateness` actors (the worker's built-in), each \
+            due --lead plus a uniformly random 0 to --spread seconds after it is sent; each turn records how late it ran \
+            (now − Message.scheduledAt) and the actors' histograms are merged: p50, p90, p99, p99.9, max. Then \
+            the worker's CPU over --idle-seconds with nothing pending, and Redis memory per pending delayed \
+            message (--memory-messages sent an hour ahead).
             """)
 
     @OptionGroup var servers: ServerOptions
@@ -40,12 +46,27 @@ struct Bench: AsyncParsableCommand {
     var skipTopologyCeiling = false
     @Flag(name: .customLong("ceiling-only"), help: "Measure only the raw broker loop (for profiling RabbitMQ and the Broker layer).") var ceilingOnly = false
     @Flag(help: "Drain a backlog published before the worker starts, against the consume-only ceiling (see above).") var drain = false
+    @Flag(help: "Delayed messages instead (see above): lateness at the turn, idle CPU, Redis memory per pending message.") var delays = false
+    @Option(help: "With --delays: each message is due --lead plus 0 to this many seconds after it is sent.") var spread: Double = 10
+    @Option(help: "With --delays: seconds added to every delay (past the sending, the due times fall in a window of --spread s).")
+    var lead: Double = 0
+    @Option(name: .customLong("idle-seconds"), help: "With --delays: how long to measure the idle worker's CPU.") var idleSeconds: Double = 30
+    @Option(name: .customLong("memory-messages"), help: "With --delays: messages delayed by an hour to measure Redis memory with.")
+    var memoryMessages = 100_000
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         guard rate >= 0 else { throw ValidationError("--rate must be 0 (unlimited) or positive") }
         guard actors >= 1, messagesPerActor >= 1, publishers >= 1, workers >= 0, sampleEvery >= 1 else {
             throw ValidationError("--actors, --messages, --publishers and --sample-every must be positive; --workers at least 0")
+        }
+        if delays {
+            guard !drain else { throw ValidationError("give --drain or --delays, not both") }
+            guard workers >= 1 else { throw ValidationError("--delays starts its own worker processes: give --workers 1 or more, not 0") }
+            guard rate == 0 else { throw ValidationError("--delays spreads the due times with --spread; drop --rate") }
+            guard spread > 0, idleSeconds > 0, memoryMessages >= 1, lead >= 0 else {
+                throw ValidationError("--spread and --idle-seconds must be positive, --lead at least 0, --memory-messages at least 1")
+            }
         }
         if drain {
             guard workers >= 1 else { throw ValidationError("--drain starts its own worker processes: give --workers 1 or more, not 0") }
@@ -56,6 +77,7 @@ struct Bench: AsyncParsableCommand {
 
     func run() async throws {
         if drain { return try await DrainBench(bench: self).run() }
+        if delays { return try await DelaysBench(bench: self).run() }
         let amqp = try AMQPConfiguration(url: servers.amqpURL)
         let redis = try RedisConfiguration(url: servers.redisURL)
         let total = actors * messagesPerActor

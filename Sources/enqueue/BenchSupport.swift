@@ -119,8 +119,10 @@ final class BenchFleet: @unchecked Sendable {
         var peakRSSMegabytes: Double
     }
 
-    /// `logTag` tells apart the logs of fleets started for one type (the drain's set-up worker and its drained one).
-    init(count: Int, suffix: String, partitions: Int, concurrency: Int, prefetch: Int, servers: ServerOptions, logTag: String = "") throws {
+    /// `logTag` tells apart the logs of fleets started for one type (the drain's set-up worker and its drained one);
+    /// `types` is what the workers host (as `TYPE-SUFFIX`).
+    init(count: Int, suffix: String, partitions: Int, concurrency: Int, prefetch: Int, servers: ServerOptions, logTag: String = "",
+         types: String = "counter") throws {
         guard count > 0 else { return }
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let binary = me.deletingLastPathComponent().appendingPathComponent("worker").path
@@ -128,7 +130,7 @@ final class BenchFleet: @unchecked Sendable {
             throw BenchError("no worker binary beside enqueue at \(binary); build it (swift build) or use --workers 0")
         }
         let settings = [
-            "GREENROOM_AMQP_URL": servers.amqpURL, "GREENROOM_REDIS_URL": servers.redisURL, "GREENROOM_TYPES": "counter",
+            "GREENROOM_AMQP_URL": servers.amqpURL, "GREENROOM_REDIS_URL": servers.redisURL, "GREENROOM_TYPES": types,
             "GREENROOM_TYPE_SUFFIX": suffix, "GREENROOM_PARTITIONS": "\(partitions)", "GREENROOM_CONCURRENCY": "\(concurrency)",
             "GREENROOM_PREFETCH": "\(prefetch)", "GREENROOM_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin",
         ]

@@ -10,7 +10,10 @@ struct Send: AsyncParsableCommand {
             One message:   enqueue send counter/42 add '{"by": 1}'
             Many messages: enqueue send --file messages.jsonl   (or --file - for stdin)
             Each line: {"to": "counter/42", "kind": "add", "payload": {"by": 1}, "id": "optional-dedup-id"}
-            Returns once RabbitMQ has confirmed every message.
+            Later:         enqueue send counter/42 add '{"by": 1}' --delay 5s   (250ms, 2m, 1h, 1d, 1h30m; at most 365 days)
+                           enqueue send counter/42 add --at 2026-12-01T10:00:00Z
+            --delay and --at apply to every message of a --file, all due at the same time.
+            Returns once RabbitMQ has confirmed every message (a delayed one is then stored, and handled when due).
             """)
 
     @OptionGroup var servers: ServerOptions
@@ -22,6 +25,11 @@ struct Send: AsyncParsableCommand {
     @Option(help: "Read JSON lines from this file ('-' for stdin) instead of arguments.") var file: String?
     @Option(help: "Message id (the dedup key); a fresh one when omitted.") var id: String?
     @Flag(help: "Create the actor on first message if it was never spawned.") var spawn = false
+    // Unconditional, so `--delay -5s` reaches the check that says a delay cannot be negative.
+    @Option(parsing: .unconditional, help: .init("Handle the message(s) this long from now: 250ms, 5s, 2m, 1h, 1d, 1h30m (at most 365 days).", valueName: "duration"))
+    var delay: String?
+    @Option(help: .init("Handle the message(s) at this time, ISO 8601 with a zone: 2026-12-01T10:00:00Z.", valueName: "time"))
+    var at: String?
     @Flag(help: "Print a JSON summary.") var json = false
 
     func validate() throws {
@@ -34,20 +42,28 @@ struct Send: AsyncParsableCommand {
         } else if address != nil {
             throw ValidationError("give either ADDRESS KIND [JSON] or --file, not both")
         }
+        _ = try SendTime(delay: delay, at: at).notBefore()
     }
 
     func run() async throws {
+        let notBefore = try SendTime(delay: delay, at: at).notBefore()
         let sent: Int = try await withClient(servers) { client in
             if let file {
-                return try await sendLines(from: file, client: client)
+                return try await sendLines(from: file, notBefore: notBefore, client: client)
             }
-            try await client.send(to: try parseAddress(address!), kind: kind!, payload: Array(payload.utf8), id: id, spawnIfMissing: spawn)
+            try await client.send([.init(to: try parseAddress(address!), kind: kind!, payload: Array(payload.utf8), id: id, spawnIfMissing: spawn,
+                                         notBefore: notBefore)])
             return 1
         }
-        print(json ? #"{"sent":\#(sent)}"# : "sent \(sent) message\(sent == 1 ? "" : "s")")
+        let due = notBefore.map(DelayText.iso8601)
+        if json {
+            print(#"{"sent":\#(sent)"# + (due.map { #","due":"\#($0)""# } ?? "") + "}")
+        } else {
+            print("sent \(sent) message\(sent == 1 ? "" : "s")" + (due.map { ", due at \($0)" } ?? ""))
+        }
     }
 
-    private func sendLines(from path: String, client: GreenroomClient) async throws -> Int {
+    private func sendLines(from path: String, notBefore: Date?, client: GreenroomClient) async throws -> Int {
         // A file is checked whole before anything is sent, so a bad line late
         // in it leaves nothing half-sent. Standard input cannot be read twice:
         // its lines go out as they are read, and an error says how many did.
@@ -57,7 +73,7 @@ struct Send: AsyncParsableCommand {
             while let line = checker.next() {
                 lineNumber += 1
                 if line.allSatisfy(\.isWhitespace) { continue }
-                _ = try Self.parseLine(line, number: lineNumber, spawn: spawn)
+                _ = try Self.parseLine(line, number: lineNumber, spawn: spawn, notBefore: notBefore)
             }
         }
         let reader = try LineReader(path: path)
@@ -69,7 +85,7 @@ struct Send: AsyncParsableCommand {
             lineNumber += 1
             if line.allSatisfy(\.isWhitespace) { continue }
             do {
-                batch.append(try Self.parseLine(line, number: lineNumber, spawn: spawn))
+                batch.append(try Self.parseLine(line, number: lineNumber, spawn: spawn, notBefore: notBefore))
             } catch {
                 throw BadInputLine(reason: "\(error)", sentBefore: sent)
             }
@@ -88,7 +104,7 @@ struct Send: AsyncParsableCommand {
         return sent
     }
 
-    static func parseLine(_ line: String, number: Int, spawn: Bool) throws -> GreenroomClient.Outgoing {
+    static func parseLine(_ line: String, number: Int, spawn: Bool, notBefore: Date?) throws -> GreenroomClient.Outgoing {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw BadLine("line \(number) is not a JSON object: \(line.prefix(80))")
         }
@@ -99,7 +115,7 @@ struct Send: AsyncParsableCommand {
         do { address = try ActorAddress(parsing: to) } catch { throw BadLine("line \(number): \(error)") }
         let payload = try JSONSerialization.data(withJSONObject: object["payload"] ?? [String: Any](), options: [.fragmentsAllowed])
         return .init(to: address, kind: kind, payload: Array(payload), id: object["id"] as? String,
-                     spawnIfMissing: spawn || (object["spawn"] as? Bool ?? false))
+                     spawnIfMissing: spawn || (object["spawn"] as? Bool ?? false), notBefore: notBefore)
     }
 }
 

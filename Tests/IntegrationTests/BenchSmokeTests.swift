@@ -42,4 +42,21 @@ struct BenchSmokeTests {
         #expect(result["partitions"] as? Int == 4)
         #expect((result["workerPeakRSSMegabytes"] as? [Double])?.first ?? 0 > 0)
     }
+
+    @Test("enqueue bench --delays reports lateness at the turn, idle CPU and Redis memory per pending delayed message")
+    func tinyDelays() async throws {
+        let result = try await Self.bench(["--delays", "--actors", "10", "--messages", "5", "--spread", "1", "--idle-seconds", "1",
+                                           "--memory-messages", "200", "--partitions", "4"], what: "enqueue bench --delays")
+        #expect(result["messages"] as? Int == 50)
+        // Every message handled once, each with its lateness (from its due time in the payload if it ran at once).
+        #expect(result["recorded"] as? Int == 50)
+        let lateness = try #require(result["latenessMilliseconds"] as? [String: Int])
+        #expect(lateness["p50"] != nil && lateness["p99"] != nil && lateness["max"] != nil, "\(lateness)")
+        #expect((lateness["p50"] ?? -1) <= (lateness["p99"] ?? -1) && (lateness["p99"] ?? -1) <= (lateness["max"] ?? -1), "\(lateness)")
+        #expect(result["memoryMessages"] as? Int == 200)
+        // An entry is its JSON plus its id twice and a score: more than 100 bytes, far less than 10 kB.
+        let perMessage = result["dueSetBytesPerMessage"] as? Double ?? 0
+        #expect(perMessage > 100 && perMessage < 10_000, "\(perMessage)")
+        #expect((result["idleCPUSecondsPerMinute"] as? [Double])?.count == 1)
+    }
 }

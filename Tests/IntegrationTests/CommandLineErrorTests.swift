@@ -40,6 +40,8 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["find", "--type", "counter"] + closedRedis, redisClosed),
         .enqueue(["status"] + closedAMQP, amqpClosed),
         .enqueue(["dead", "list"] + closedAMQP, amqpClosed),
+        .enqueue(["reminders", "list", "counter/1"] + closedRedis, redisClosed),
+        .enqueue(["reminders", "cancel", "counter/1", "tick"] + closedAMQP, amqpClosed),
         .enqueue(["dead", "replay"] + closedRedis, redisClosed),
         .enqueue(["dead", "purge"] + closedAMQP, amqpClosed),
         .enqueue(["doctor", "--messages", "10"] + closedAMQP, amqpClosed),
@@ -68,6 +70,8 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["spawn", "Counter", "1"], ["Counter", "type"]),
         .enqueue(["find", "--children", "nope"], ["nope", "address"]),
         .enqueue(["dead", "replay", "--type", "bad type"], ["bad type"]),
+        .enqueue(["reminders", "list", "nope"], ["nope", "address"]),
+        .enqueue(["reminders", "cancel", "counter/", "tick"], ["counter/", "ID"]),
     ]
 
     /// Well-formed addresses of a type no worker hosts.
@@ -77,6 +81,8 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["spawn", unknownType, "1"], [unknownType, "unknown"]),
         .enqueue(["state", "\(unknownType)/1"], [unknownType, "unknown"]),
         .enqueue(["stop", "\(unknownType)/1"], [unknownType, "unknown"]),
+        .enqueue(["reminders", "list", "\(unknownType)/1"], [unknownType, "unknown"]),
+        .enqueue(["reminders", "cancel", "\(unknownType)/1", "tick"], [unknownType, "unknown"]),
     ]
 
     /// Payloads and files that are not what they should be.
@@ -85,6 +91,22 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["ask", "counter/1", "get", "{bad"], ["JSON"]),
         .enqueue(["spawn", "counter", "1", "--state", "{bad"], ["JSON"]),
         .enqueue(["send", "--file", "/nonexistent/messages.jsonl"], ["/nonexistent/messages.jsonl", "No such file"]),
+    ]
+
+    /// `--delay` and `--at` that cannot be right (docs/TIME.md): each says
+    /// what is wrong, before connecting (CommandLineNothingSentTests: nothing sent).
+    static let badTimes: [BadCommand] = [
+        .enqueue(["send", "counter/1", "add", "--delay", "5x"], ["--delay", "'5x'", "unknown unit", "250ms, 5s"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "-5s"], ["--delay", "negative", "0s"]),
+        .enqueue(["send", "counter/1", "add", "--delay=-5s"], ["--delay", "negative"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "5"], ["'5'", "no unit", "5s"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "1.5h"], ["whole numbers", "1h30m"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "400d"], ["400d", "maximum", "365 days"]),
+        .enqueue(["send", "counter/1", "add", "--at", "2020-01-01T00:00:00Z"], ["2020-01-01T00:00:00Z", "in the past", "now is", "drop --at"]),
+        .enqueue(["send", "counter/1", "add", "--at", "tomorrow"], ["tomorrow", "ISO 8601", "2026-12-01T10:00:00Z"]),
+        .enqueue(["send", "counter/1", "add", "--at", "2099-01-01T00:00:00Z"], ["2099-01-01T00:00:00Z", "maximum", "365 days"]),
+        .enqueue(["send", "counter/1", "add", "--delay", "5s", "--at", "2099-01-01T00:00:00Z"], ["--delay", "--at", "not both"]),
+        .enqueue(["send", "--file", "-", "--delay", "5x"], ["--delay", "'5x'"]),
     ]
 
     /// Missing arguments and option values out of range.
@@ -97,8 +119,11 @@ struct BadCommand: Sendable, CustomTestStringConvertible {
         .enqueue(["ask", "counter/1", "get", "--timeout=0"], ["--timeout"]),
         .enqueue(["doctor", "--messages", "0"], ["--messages", "0"]),
         .enqueue(["bench", "--actors", "0"], ["--actors"]),
+        .enqueue(["bench", "--delays", "--workers", "0"], ["--delays", "--workers"]),
+        .enqueue(["bench", "--delays", "--drain"], ["--drain", "--delays"]),
         .enqueue(["dead", "list", "--limit", "many"], ["many", "--limit"]),
         .enqueue(["frobnicate"], ["frobnicate"]),
+        .enqueue(["reminders", "cancel", "counter/1"], ["missing", "name"]),
         .worker(["--partitions", "0"] + closedAMQP, ["--partitions", "0"]),
         .worker(["--partitions=-3"] + closedAMQP, ["--partitions", "-3"]),
         .worker(["--partitions", "5000"] + closedAMQP, ["--partitions", "5000"]),
@@ -140,6 +165,9 @@ struct CommandLineErrorTests {
 
     @Test("a payload that is not JSON, a file that is not there", arguments: BadCommand.badPayloads)
     func badPayload(_ bad: BadCommand) async throws { try await Self.expectOneLine(bad) }
+
+    @Test("a delay or time to send at that cannot be right", arguments: BadCommand.badTimes)
+    func badTime(_ bad: BadCommand) async throws { try await Self.expectOneLine(bad) }
 
     @Test("a missing argument or an option out of range", arguments: BadCommand.badOptions)
     func badOption(_ bad: BadCommand) async throws { try await Self.expectOneLine(bad) }

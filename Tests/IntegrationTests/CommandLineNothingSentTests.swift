@@ -40,6 +40,11 @@ struct CommandLineNothingSentTests {
                 ["send"] + add + ["--redis-url", "redis://127.0.0.1:1"],
                 ["send"] + add + ["--amqp-url", "http://127.0.0.1:5672"],
                 ["send", "--file", file, "--spawn"],
+                ["send"] + add + ["--delay", "5x"],
+                ["send"] + add + ["--delay", "-1s"],
+                ["send"] + add + ["--delay", "366d"],
+                ["send"] + add + ["--at", "2020-01-01T00:00:00Z"],
+                ["send"] + add + ["--delay", "1s", "--at", "2099-01-01T00:00:00Z"],
                 ["ask", counter.description, "add", #"{"by":1000"#],
                 ["spawn", harness.type("counter"), counter.id, "--state", #"{"count":1000"#],
             ])

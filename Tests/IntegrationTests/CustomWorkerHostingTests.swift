@@ -34,12 +34,12 @@ struct CustomWorkerHostingTests {
     func typesOfTestWorker() async throws {
         let help = try await CommandRun.run("test-worker", ["--help"], seconds: 30)
         #expect(help.status == 0, "\(help)")
-        #expect(help.words.contains("Hosted: account, counter, echo, probe, tree."), "\(help)")
-        #expect(help.words.contains("(default: account,counter,echo,probe,tree)"), "\(help)")
+        #expect(help.words.contains("Hosted: account, counter, echo, lateness, probe, ticker, tree."), "\(help)")
+        #expect(help.words.contains("(default: account,counter,echo,lateness,probe,ticker,tree)"), "\(help)")
 
         let unknown = try await CommandRun.run("test-worker", ["--types", "counter,tally"], seconds: 30)
         #expect(unknown.status == CommandRun.usageError, "\(unknown)")
-        #expect(unknown.errorLines.first?.contains("unknown actor type 'tally'; this worker hosts account, counter, echo, probe, tree") == true,
+        #expect(unknown.errorLines.first?.contains("unknown actor type 'tally'; this worker hosts account, counter, echo, lateness, probe, ticker, tree") == true,
                 "\(unknown)")
     }
 }

@@ -55,29 +55,43 @@ public final class GreenroomClient: Sendable {
         public var id: String?
         /// Create the actor on first message if it was never spawned.
         public var spawnIfMissing: Bool
+        /// Not handled before this time: the target partition's owner keeps
+        /// the message until then (docs/TIME.md). Nil, or a time already
+        /// past: handled at once. At most `Schedules.maximumDelay` ahead.
+        public var notBefore: Date?
 
-        public init(to: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false) {
+        public init(to: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false,
+                    notBefore: Date? = nil) {
             self.to = to
             self.kind = kind
             self.payload = payload
             self.id = id
             self.spawnIfMissing = spawnIfMissing
+            self.notBefore = notBefore
         }
     }
 
     /// Sends messages in order; returns once RabbitMQ confirmed every one.
-    /// Throws on the first that could not be stored or routed.
+    /// Throws on the first that could not be stored or routed, and before
+    /// sending any if one is invalid (a payload that is not JSON, a
+    /// `notBefore` that is not a finite time or is too far ahead).
     public func send(_ messages: [Outgoing]) async throws {
         var publications: [AMQPPublication] = []
         publications.reserveCapacity(messages.count)
+        let now = Date()
         for message in messages {
             try Self.checkJSON(message.payload, kind: message.kind)
+            if let notBefore = message.notBefore { try Self.checkNotBefore(notBefore, now: now) }
+        }
+        for message in messages {
             let partition = try await store.partition(of: message.to)
-            publications.append(AMQPPublication(
-                FleetPublisher.actorMessage(to: message.to, kind: message.kind, payload: message.payload, id: message.id ?? Self.newID(),
-                                            from: nil, spawnIfMissing: message.spawnIfMissing),
-                exchange: Topology.actorsExchange, routingKey: partition.routingKey,
-                mandatory: true))
+            var amqpMessage = FleetPublisher.actorMessage(to: message.to, kind: message.kind, payload: message.payload, id: message.id ?? Self.newID(),
+                                                          from: nil, spawnIfMissing: message.spawnIfMissing)
+            if let notBefore = message.notBefore {
+                amqpMessage.properties.headers[WireFormat.notBeforeHeader] = .int64(Self.unixMilliseconds(notBefore))
+            }
+            publications.append(AMQPPublication(amqpMessage, exchange: Topology.actorsExchange, routingKey: partition.routingKey,
+                                                mandatory: true))
         }
         for result in try await publishChannel.publish(publications) {
             try result.get()
@@ -87,6 +101,23 @@ public final class GreenroomClient: Sendable {
     /// Sends one message.
     public func send(to address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false) async throws {
         try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing)])
+    }
+
+    /// Sends one message to be handled `delay` from now (at once for zero).
+    /// Throws `InvalidSchedule`, sending nothing, for a negative delay or one
+    /// over `Schedules.maximumDelay`.
+    public func send(to address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false,
+                     after delay: Duration) async throws {
+        try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing,
+                                 notBefore: try Self.notBefore(after: delay))])
+    }
+
+    /// Sends one message to be handled at `time` (at once if it is past).
+    /// Throws `InvalidSchedule`, sending nothing, for a time that is not
+    /// finite or is more than `Schedules.maximumDelay` ahead.
+    public func send(to address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false,
+                     at time: Date) async throws {
+        try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing, notBefore: time)])
     }
 
     /// A reply: its kind (`reply`, `error`, …) and JSON payload.

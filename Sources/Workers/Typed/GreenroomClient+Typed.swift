@@ -1,9 +1,12 @@
 import Foundation
 
 extension GreenroomClient.Outgoing {
-    /// The typed `message` for `target`, for `GreenroomClient.send(_:)`.
-    public init<M: ActorMessage>(_ message: M, to target: ActorRef<some Behavior>, id: String? = nil, spawnIfMissing: Bool = false) throws {
-        self.init(to: target.address, kind: M.kind, payload: try TurnContext.encode(message), id: id, spawnIfMissing: spawnIfMissing)
+    /// The typed `message` for `target`, for `GreenroomClient.send(_:)`;
+    /// with `notBefore`, not handled before that time.
+    public init<M: ActorMessage>(_ message: M, to target: ActorRef<some Behavior>, id: String? = nil, spawnIfMissing: Bool = false,
+                                 notBefore: Date? = nil) throws {
+        self.init(to: target.address, kind: M.kind, payload: try TurnContext.encode(message), id: id, spawnIfMissing: spawnIfMissing,
+                  notBefore: notBefore)
     }
 }
 
@@ -14,6 +17,22 @@ extension GreenroomClient {
     public func send<M: ActorMessage>(_ message: M, to target: ActorRef<some Behavior>, id: String? = nil,
                                       spawnIfMissing: Bool = false) async throws {
         try await send([Outgoing(message, to: target, id: id, spawnIfMissing: spawnIfMissing)])
+    }
+
+    /// Sends the typed `message` to `target`, to be handled `delay` from now.
+    /// Throws `InvalidSchedule`, sending nothing, for a negative delay or one
+    /// over `Schedules.maximumDelay`.
+    public func send<M: ActorMessage>(_ message: M, to target: ActorRef<some Behavior>, after delay: Duration, id: String? = nil,
+                                      spawnIfMissing: Bool = false) async throws {
+        try await send([Outgoing(message, to: target, id: id, spawnIfMissing: spawnIfMissing, notBefore: try Self.notBefore(after: delay))])
+    }
+
+    /// Sends the typed `message` to `target`, to be handled at `time` (at
+    /// once if it is past). Throws `InvalidSchedule`, sending nothing, for a
+    /// time that is not finite or is more than `Schedules.maximumDelay` ahead.
+    public func send<M: ActorMessage>(_ message: M, to target: ActorRef<some Behavior>, at time: Date, id: String? = nil,
+                                      spawnIfMissing: Bool = false) async throws {
+        try await send([Outgoing(message, to: target, id: id, spawnIfMissing: spawnIfMissing, notBefore: time)])
     }
 
     /// Sends the request and returns the actor's typed reply. A refused

@@ -1,0 +1,38 @@
+import Testing
+@testable import Workers
+
+/// The lateness histogram the `lateness` built-in keeps and `enqueue bench
+/// --delays` merges. No servers.
+@Suite("Lateness histogram: buckets, percentiles, merging", .timeLimit(.minutes(1)))
+struct LatenessHistogramTests {
+    @Test("exact below 1 s, to 10 ms below 10 s, to 100 ms above; the maximum exact")
+    func buckets() {
+        var histogram = LatenessHistogram()
+        for value in [0, 7, 999, 1_234, 9_999, 12_345] { histogram.record(value) }
+        #expect(histogram.buckets == ["0": 1, "7": 1, "999": 1, "1230": 1, "9990": 1, "12300": 1])
+        #expect(histogram.count == 6 && histogram.maximum == 12_345 && histogram.early == 0)
+    }
+
+    @Test("percentiles by rank over the recorded messages; early ones counted apart")
+    func percentiles() {
+        var histogram = LatenessHistogram()
+        for value in 1...100 { histogram.record(value) }
+        histogram.record(-3)
+        #expect(histogram.percentile(50) == 50)
+        #expect(histogram.percentile(99) == 99)
+        #expect(histogram.percentile(100) == 100)
+        #expect(histogram.early == 1 && histogram.count == 101)
+        #expect(LatenessHistogram().percentile(50) == nil)
+    }
+
+    @Test("merging adds counts and keeps the larger maximum")
+    func merge() {
+        var a = LatenessHistogram(), b = LatenessHistogram()
+        for value in [1, 2, 2] { a.record(value) }
+        for value in [2, 500, -1] { b.record(value) }
+        a.merge(b)
+        #expect(a.buckets == ["1": 1, "2": 3, "500": 1])
+        #expect(a.count == 6 && a.maximum == 500 && a.early == 1)
+        #expect(a.percentile(50) == 2)
+    }
+}
