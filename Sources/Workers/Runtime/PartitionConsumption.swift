@@ -34,6 +34,10 @@ extension WorkerRuntime {
                             continue
                         }
                         if Envelope.ignoresReplyTo(delivery) { pipeline.ignoredReplyTo(delivery, actor: envelope.target) }
+                        if let tooLate = Self.beyondMaximumDelay(envelope, now: now) {
+                            await refuse(delivery, reason: tooLate, actor: envelope.target, run: run, pipeline: pipeline)
+                            continue
+                        }
                         if let entry = Self.delayedEntry(envelope, delivery, now: now) {
                             delayed.append((entry, delivery))
                             continue

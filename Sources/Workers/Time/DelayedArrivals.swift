@@ -11,6 +11,14 @@ extension WorkerRuntime {
     /// at once rather than stored.
     static let notBeforeTolerance: Int64 = 5
 
+    /// Why a delayed message is refused: due more than `Schedules.maximumDelay`
+    /// ahead (Greenroom's clients refuse to send it; another program might).
+    static func beyondMaximumDelay(_ envelope: Envelope, now: Int64) -> String? {
+        // Compared as a sum of two bounded times: a hostile value (Int64.min) must not overflow.
+        guard let notBefore = envelope.notBefore, notBefore > now + Schedules.milliseconds(Schedules.maximumDelay) else { return nil }
+        return "\(WireFormat.notBeforeHeader) \(notBefore) is more than one year ahead (the longest delay)"
+    }
+
     /// The due entry for a delivery that is not due yet, or nil when it is.
     static func delayedEntry(_ envelope: Envelope, _ delivery: AMQPDelivery, now: Int64) -> DueEntry? {
         guard let notBefore = envelope.notBefore, notBefore > now + notBeforeTolerance else { return nil }
