@@ -85,7 +85,7 @@ func withHarness<T>(partitions: Int = 4, concurrency: Int = 64, retry: RetryPoli
 extension RuntimeHarness {
     /// Waits until `count` dead letters for this test's actors are in the
     /// dead-letter queue, removes them and returns them.
-    func takeDeadLetters(_ count: Int, seconds: Double = 30) async throws -> [DeadLetter] {
+    func takeDeadLetters(_ count: Int, seconds: Double = 60) async throws -> [DeadLetter] {
         let suffix = suffix
         let collected = Collected()
         try await eventually(seconds, "\(count) dead letters") {

@@ -90,29 +90,9 @@ extension TurnPipeline {
                 plan.store(item)  // not from a release round: no park of this actor's
                 index += 1
             case WireFormat.SystemKind.cancelReminder:
-                guard plan.record.isActive else {
-                    plan.refuse(item, RefusalReason.notRunning(address))
-                    index += 1
-                    continue
+                if let effects = planCancelReminder(item, into: &plan) {
+                    try await apply(item, effects, into: &plan)
                 }
-                let name: String
-                do {
-                    name = try message.decode(CancelReminder.self).name
-                } catch {
-                    plan.refuse(item, "\(error)")
-                    index += 1
-                    continue
-                }
-                var effects = TurnEffects()
-                let field = ScheduleKind.reminder(name, every: 0).field
-                effects.schedule.append(.cancel(field: field))
-                if let replyTo = message.replyTo {
-                    let cancelled = plan.record.schedules[field] != nil
-                    effects.outbox.append(OutgoingMessage(
-                        destination: .reply(queue: replyTo, correlationID: message.correlationID), kind: "reply",
-                        payload: Array(#"{"cancelled":\#(cancelled)}"#.utf8), id: "\(message.id)/0", from: address))
-                }
-                try await apply(item, effects, into: &plan)
                 index += 1
             case WireFormat.SystemKind.spawn:
                 if let effects = planSpawn(item, type: type, into: &plan) {
@@ -190,6 +170,33 @@ extension TurnPipeline {
             try plan.park(failing, reason: reason, attempts: attempts, pause: type.retry.delay(after: attempts), now: DueWatch.now())
             return outcome.completed + 1
         }
+    }
+
+    /// Checks a `greenroom.cancel-reminder`; returns the turn's effects (the
+    /// cancel, and `{"cancelled": BOOL}` to a caller waiting on `reply_to`),
+    /// or nil when it was refused.
+    private func planCancelReminder(_ item: Delivered, into plan: inout TurnPlan) -> TurnEffects? {
+        let message = item.envelope.message
+        guard plan.record.isActive else {
+            plan.refuse(item, RefusalReason.notRunning(item.actor))
+            return nil
+        }
+        let name: String
+        do {
+            name = try message.decode(CancelReminder.self).name
+        } catch {
+            plan.refuse(item, "\(error)")
+            return nil
+        }
+        var effects = TurnEffects()
+        let field = ScheduleKind.reminder(name, every: 0).field
+        effects.schedule.append(.cancel(field: field))
+        if let replyTo = message.replyTo {
+            effects.outbox.append(OutgoingMessage(
+                destination: .reply(queue: replyTo, correlationID: message.correlationID), kind: "reply",
+                payload: Array(#"{"cancelled":\#(plan.record.schedules[field] != nil)}"#.utf8), id: "\(message.id)/0", from: item.actor))
+        }
+        return effects
     }
 
     /// Checks a spawn and makes the actor in `plan`; returns the turn's
