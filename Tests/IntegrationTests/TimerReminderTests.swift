@@ -111,6 +111,21 @@ struct TimerReminderTests {
         }
     }
 
+    @Test("a timer whose firing is dead-lettered (a kind the actor refuses) is gone, not listed as still waiting")
+    func refusedFiringClearsTimer() async throws {
+        try await withHarness { harness in
+            let probe = try await harness.client.spawn(type: harness.type("probe"), id: "refused-timer")
+            try await TimeTests.schedule(harness, probe, #"{"timer":"odd","kind":"no-such-kind","afterMs":100}"#)
+            let letters = try await takeDeadLetters(harness.client, suffix: harness.suffix) { letters in
+                letters.contains { $0.kind == "no-such-kind" }
+            }
+            #expect(letters.first { $0.kind == "no-such-kind" }?.reason.contains("unknown message kind") == true)
+            try await eventually(30, "the refused timer gone from the actor's schedules") {
+                try await Self.stored(harness, probe).schedules == "{}"
+            }
+        }
+    }
+
     @Test("bad input dead-letters the turn with a reason that says so, not retried: a negative delay, over a year, a period under a second")
     func badInput() async throws {
         try await withHarness { harness in

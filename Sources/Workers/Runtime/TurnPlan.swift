@@ -269,6 +269,10 @@ extension TurnPlan {
     mutating func refuse(_ item: Delivered, _ reason: String, attempts: Int = 0, exhaustedRetries: Bool = false, silent: Bool = false) {
         refused.append(Refusal(item: item, reason: reason, attempts: attempts, exhaustedRetries: exhaustedRetries, silent: silent))
         group.checked.append(item.messageID)
+        // A timer whose firing is dead-lettered has fired all the same: it is gone.
+        if !silent, let firing = item.envelope.message.firing, !firing.isReminder, ScheduleBook(record.schedules).isCurrent(firing) {
+            forgetSchedule(firing.field)
+        }
         settledRelease(item)
         covered += 1
     }

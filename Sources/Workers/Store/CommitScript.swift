@@ -56,7 +56,7 @@ import Broker
 ///
 /// Replies `{'fenced', epoch}` or `{'ok', g1, g2, …}` with per group
 /// `{'committed', version}`, `{'stale', version}`, `{'checked'}` (no turns, no
-/// park part and no duplicates) or `{'duplicate', i1, outbox1, i2, outbox2, …}` (1-based
+/// park part, no change to its schedules and no duplicates) or `{'duplicate', i1, outbox1, i2, outbox2, …}` (1-based
 /// positions among the n applied then the m checked ids).
 enum CommitScript {
     static let script = RedisScript("""
@@ -129,7 +129,7 @@ enum CommitScript {
             results[g + 1] = duplicates
           elseif not upToDate then
             results[g + 1] = {'stale', version}
-          elseif n == 0 and not parking then
+          elseif n == 0 and not parking and ARGV[schedules] == '' and d == 0 and r == 0 then
             results[g + 1] = {'checked'}
           else
             if n > 0 then
