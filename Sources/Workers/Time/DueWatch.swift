@@ -63,7 +63,8 @@ final class DueWatch: Sendable {
         let milliseconds = until - Self.now()
         guard milliseconds > 0 else { return }
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(milliseconds))
+            // A timer cancelled (its sleep over) must not wake the next sleep.
+            guard (try? await Task.sleep(for: .milliseconds(milliseconds))) != nil else { return }
             self?.wake()
         }
         defer { timer.cancel() }
@@ -90,8 +91,8 @@ final class DueWatch: Sendable {
     }
 
     /// Pauses until `until` (unix ms), or `cancel`, whatever is noted
-    /// meanwhile: the dispatcher's gap between rounds (a note stays rung,
-    /// and the next `sleep` returns at once).
+    /// meanwhile: the dispatcher's gap between rounds, after which it reads
+    /// Redis anyway (so what was noted during the pause is found there).
     func pause(until: Int64) async {
         await sleep(until: until, heedingNotes: false)
     }
