@@ -5,8 +5,9 @@ import Workers
 /// `enqueue bench --delays`: delayed messages from a client, due spread
 /// uniformly over `--spread` seconds that start `--lead` seconds after the
 /// first send, to ACTORS `lateness` actors hosted by the started worker(s);
-/// all are stored by the worker before the first is due. Each turn records how late it ran (now −
-/// `Message.scheduledAt`), and the histograms of every actor are merged.
+/// all are stored by the worker before the first is due. Each turn records
+/// how late it ran (now − `Message.scheduledAt`), and the histograms of
+/// every actor are merged.
 /// Then, in the same run: the worker's CPU while idle with nothing pending
 /// (the cost of watching the due sets), and Redis memory per pending
 /// delayed message (`--memory-messages` scheduled an hour ahead, measured
