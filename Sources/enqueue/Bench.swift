@@ -24,8 +24,10 @@ struct Bench: AsyncParsableCommand {
             goes. No latency samples (nothing waits for replies).
 
             With --delays: ACTORS x MESSAGES delayed messages to `lateness` actors (the worker's built-in), each \
-            due --lead plus a uniformly random 0 to --spread seconds after it is sent; each turn records how late it ran \
-            (now − Message.scheduledAt) and the actors' histograms are merged: p50, p90, p99, p99.9, max. Then \
+            due at a uniformly random time in a window of --spread seconds that opens --lead seconds after the first \
+            send; the bench waits until the worker has stored every one (the due sets hold them all) and fails if the \
+            window opened first. Each turn records how late it ran (now − Message.scheduledAt) and the actors' \
+            histograms are merged: p50, p90, p99, p99.9, max. Then \
             the worker's CPU over --idle-seconds with nothing pending, and Redis memory per pending delayed \
             message (--memory-messages sent an hour ahead).
             """)
@@ -47,9 +49,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(name: .customLong("ceiling-only"), help: "Measure only the raw broker loop (for profiling RabbitMQ and the Broker layer).") var ceilingOnly = false
     @Flag(help: "Drain a backlog published before the worker starts, against the consume-only ceiling (see above).") var drain = false
     @Flag(help: "Delayed messages instead (see above): lateness at the turn, idle CPU, Redis memory per pending message.") var delays = false
-    @Option(help: "With --delays: each message is due --lead plus 0 to this many seconds after it is sent.") var spread: Double = 10
-    @Option(help: "With --delays: seconds added to every delay (past the sending, the due times fall in a window of --spread s).")
-    var lead: Double = 0
+    @Option(help: "With --delays: the due times fall uniformly in a window this many seconds long.") var spread: Double = 10
+    @Option(help: "With --delays: seconds from the first send until the window opens; every message must be stored by then.")
+    var lead: Double = 30
     @Option(name: .customLong("idle-seconds"), help: "With --delays: how long to measure the idle worker's CPU.") var idleSeconds: Double = 30
     @Option(name: .customLong("memory-messages"), help: "With --delays: messages delayed by an hour to measure Redis memory with.")
     var memoryMessages = 100_000
@@ -64,8 +66,8 @@ struct Bench: AsyncParsableCommand {
             guard !drain else { throw ValidationError("give --drain or --delays, not both") }
             guard workers >= 1 else { throw ValidationError("--delays starts its own worker processes: give --workers 1 or more, not 0") }
             guard rate == 0 else { throw ValidationError("--delays spreads the due times with --spread; drop --rate") }
-            guard spread > 0, idleSeconds > 0, memoryMessages >= 1, lead >= 0 else {
-                throw ValidationError("--spread and --idle-seconds must be positive, --lead at least 0, --memory-messages at least 1")
+            guard spread > 0, idleSeconds > 0, memoryMessages >= 1, lead > 0 else {
+                throw ValidationError("--spread, --lead and --idle-seconds must be positive, --memory-messages at least 1")
             }
         }
         if drain {

@@ -3,9 +3,11 @@ import Foundation
 import Workers
 
 /// `enqueue bench --delays`: delayed messages from a client, due spread
-/// uniformly over `--spread` seconds, to ACTORS `lateness` actors hosted by
-/// the started worker(s); each turn records how late it ran (now −
-/// `Message.scheduledAt`), and the histograms of every actor are merged.
+/// uniformly over `--spread` seconds that start `--lead` seconds after the
+/// first send, to ACTORS `lateness` actors hosted by the started worker(s);
+/// all are stored by the worker before the first is due. Each turn records
+/// how late it ran (now − `Message.scheduledAt`), and the histograms of
+/// every actor are merged.
 /// Then, in the same run: the worker's CPU while idle with nothing pending
 /// (the cost of watching the due sets), and Redis memory per pending
 /// delayed message (`--memory-messages` scheduled an hour ahead, measured
@@ -54,13 +56,17 @@ struct DelaysBench {
         _ = try await Self.waitForRecorded(client, actors, total: 0, deadline: .now + .seconds(120), log: log)
         let cpuBefore = fleet.usage()?.map(\.cpuSeconds) ?? []
 
-        // Lateness: every message due uniformly within `spread` of its send.
-        log.say("sending \(total) messages, each due \(bench.lead)–\(bench.lead + bench.spread) s after it is sent, from \(bench.publishers) publishers")
-        let senders = try await (0..<bench.publishers).asyncMap { _ in try await GreenroomClient.connect(amqp: amqp, redis: redisConfiguration) }
-        let spreadMilliseconds = Int(bench.spread * 1_000), leadMilliseconds = Int(bench.lead * 1_000)
-        let perActor = bench.messagesPerActor
+        // Lateness: every message due at a uniformly random time in a window
+        // of `spread` seconds that opens `lead` seconds after the first send,
+        // all of them stored by the worker before it opens (the issue's
+        // scenario: schedule first, then measure how late they fire).
         let clock = ContinuousClock()
         let start = clock.now
+        let opens = Int64((Date().timeIntervalSince1970 + bench.lead) * 1_000)
+        let spreadMilliseconds = Int64(bench.spread * 1_000)
+        log.say("sending \(total) messages, due \(bench.lead)–\(bench.lead + bench.spread) s from now, from \(bench.publishers) publishers")
+        let senders = try await (0..<bench.publishers).asyncMap { _ in try await GreenroomClient.connect(amqp: amqp, redis: redisConfiguration) }
+        let perActor = bench.messagesPerActor
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, sender) in senders.enumerated() {
                 let mine = stride(from: index, to: actors.count, by: senders.count).map { actors[$0] }
@@ -68,10 +74,10 @@ struct DelaysBench {
                     var batch: [GreenroomClient.Outgoing] = []
                     for _ in 0..<perActor {
                         for actor in mine {
-                            let due = Date().addingTimeInterval(Double(leadMilliseconds + Int.random(in: 0...spreadMilliseconds)) / 1_000)
+                            let due = opens + Int64.random(in: 0...spreadMilliseconds)
                             // The due time in the payload too: one that arrives past it runs at once, without scheduledAt.
-                            let dueMilliseconds = Int64((due.timeIntervalSince1970 * 1_000).rounded(.up))
-                            batch.append(.init(to: actor, kind: "record", payload: Array(#"{"due":\#(dueMilliseconds)}"#.utf8), notBefore: due))
+                            batch.append(.init(to: actor, kind: "record", payload: Array(#"{"due":\#(due)}"#.utf8),
+                                               notBefore: Date(timeIntervalSince1970: Double(due) / 1_000)))
                             if batch.count == 500 {
                                 try await sender.send(batch)
                                 batch.removeAll(keepingCapacity: true)
@@ -85,8 +91,23 @@ struct DelaysBench {
         }
         let sent = clock.now - start
         for sender in senders { await sender.close() }
-        log.say("sent in \(Report.format(sent)); waiting for every message to be handled")
-        let states = try await Self.waitForRecorded(client, actors, total: total, deadline: clock.now + .seconds(Int(bench.lead + bench.spread) + 300), log: log)
+        log.say("sent in \(Report.format(sent)); waiting until the worker has stored them all")
+        while try await client.dueSetUsage(of: type).entries < total {
+            let now = Int64(Date().timeIntervalSince1970 * 1_000)
+            guard now < opens else {
+                let stored = try await client.dueSetUsage(of: type).entries
+                throw BenchError("only \(stored) of \(total) delayed messages were stored when the first came due, \(bench.lead) s after the first send; "
+                                 + "give a larger --lead (see the workers' logs, /tmp/greenroom-bench-\(suffix)-*.log)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let allStored = clock.now - start
+        let cpuStored = fleet.usage()?.map(\.cpuSeconds) ?? []
+        // No polling while they fire: look only once the window has closed.
+        let closes = Double(opens + spreadMilliseconds) / 1_000
+        log.say("all stored in \(Report.format(allStored)); they come due in \(Int(closes - bench.spread - Date().timeIntervalSince1970)) s")
+        try await Task.sleep(for: .milliseconds(max(0, Int((closes - Date().timeIntervalSince1970) * 1_000))))
+        let states = try await Self.waitForRecorded(client, actors, total: total, deadline: clock.now + .seconds(300), log: log)
         let elapsed = clock.now - start
         let cpuAfter = fleet.usage()?.map(\.cpuSeconds) ?? []
         var merged = LatenessHistogram()
@@ -130,11 +151,11 @@ struct DelaysBench {
 
         return DelaysResult(
             actors: bench.actors, messages: total, workers: bench.workers, partitions: bench.partitions, leadSeconds: bench.lead, spreadSeconds: bench.spread,
-            sendSeconds: sent.seconds, seconds: elapsed.seconds,
+            sendSeconds: sent.seconds, storedSeconds: allStored.seconds, seconds: elapsed.seconds,
             latenessMilliseconds: ["p50": merged.percentile(50), "p90": merged.percentile(90), "p99": merged.percentile(99),
                                    "p99.9": merged.percentile(99.9)].compactMapValues { $0 }.merging(["max": merged.maximum]) { $1 },
             recorded: merged.count, early: merged.early, unscheduled: states.reduce(0) { $0 + $1.unscheduled },
-            workerCPUSeconds: zip(cpuBefore, cpuAfter).map { $1 - $0 },
+            storeCPUSeconds: zip(cpuBefore, cpuStored).map { $1 - $0 }, workerCPUSeconds: zip(cpuStored, cpuAfter).map { $1 - $0 },
             idleSeconds: bench.idleSeconds, idleCPUSecondsPerMinute: idleCPUPerMinute,
             memoryMessages: bench.memoryMessages,
             dueSetBytesPerMessage: Double(stored.bytes - dueBefore.bytes) / count,
@@ -180,10 +201,13 @@ struct DelaysResult: Codable {
     var messages: Int
     var workers: Int
     var partitions: Int
-    /// Each message was due `leadSeconds` plus a uniformly random 0 to `spreadSeconds` after it was sent.
+    /// Each message was due at a uniformly random time from `leadSeconds` to
+    /// `leadSeconds + spreadSeconds` after the first send.
     var leadSeconds: Double
     var spreadSeconds: Double
     var sendSeconds: Double
+    /// From the first send until the worker had stored every message (before the first was due).
+    var storedSeconds: Double
     /// From the first send until every message was handled.
     var seconds: Double
     /// Now − due at the turn: p50, p90, p99, p99.9 (bucket lower bounds) and max.
@@ -194,6 +218,9 @@ struct DelaysResult: Codable {
     /// Arrived at the worker already due (within 5 ms), so run at once
     /// (their lateness, from the due time in their payload, is in the histogram).
     var unscheduled: Int
+    /// The worker's CPU from the first send until all were stored (consuming and storing them).
+    var storeCPUSeconds: [Double]
+    /// The worker's CPU from then until all were handled (firing them and running their turns).
     var workerCPUSeconds: [Double]
     var idleSeconds: Double
     var idleCPUSecondsPerMinute: [Double]
@@ -213,13 +240,14 @@ struct DelaysResult: Codable {
         func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
         let order = ["p50", "p90", "p99", "p99.9", "max"]
         return [
-            "actors \(actors), delayed messages \(messages), due \(f(leadSeconds, 0))–\(f(leadSeconds + spreadSeconds, 0)) s after sending, "
+            "actors \(actors), delayed messages \(messages), due \(f(leadSeconds, 0))–\(f(leadSeconds + spreadSeconds, 0)) s after the first send, "
                 + "workers \(workers), partitions \(partitions)",
-            "sent in \(f(sendSeconds)) s; all handled \(f(seconds)) s after the first send",
+            "sent in \(f(sendSeconds)) s; all stored by the worker \(f(storedSeconds)) s after the first send; all handled \(f(seconds)) s after it",
             "lateness at the turn (now − due), \(recorded) messages: "
                 + order.compactMap { key in latenessMilliseconds[key].map { "\(key) \($0) ms" } }.joined(separator: ", ")
                 + "; early \(early); already due on arrival (run at once) \(unscheduled)",
-            "worker CPU for them: \(workerCPUSeconds.map { f($0) + " s" }.joined(separator: ", "))",
+            "worker CPU storing them: \(storeCPUSeconds.map { f($0) + " s" }.joined(separator: ", ")); "
+                + "firing and running them: \(workerCPUSeconds.map { f($0) + " s" }.joined(separator: ", "))",
             "idle, nothing pending, \(f(idleSeconds, 0)) s: \(idleCPUSecondsPerMinute.map { f($0, 2) + " CPU s/min" }.joined(separator: ", "))",
             "Redis per pending delayed message (\(memoryMessages.formattedWithSeparators) an hour ahead): "
                 + "\(Int(dueSetBytesPerMessage.rounded())) bytes in the due set (MEMORY USAGE), "

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Workers
 
@@ -34,5 +35,24 @@ struct LatenessHistogramTests {
         #expect(a.buckets == ["1": 1, "2": 3, "500": 1])
         #expect(a.count == 6 && a.maximum == 500 && a.early == 1)
         #expect(a.percentile(50) == 2)
+    }
+
+    @Test("in JSON the buckets are one string, ascending, and read back the same")
+    func codable() throws {
+        var histogram = LatenessHistogram()
+        for value in [12_345, 7, 0, 7, 1_234, -2] { histogram.record(value) }
+        let json = try JSONEncoder().encode(histogram)
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        #expect(object["buckets"] as? String == "0:1 7:2 1230:1 12300:1")
+        #expect(try JSONDecoder().decode(LatenessHistogram.self, from: json) == histogram)
+    }
+
+    @Test("a histogram written with the buckets as an object still reads; a bad bucket is an error")
+    func olderForm() throws {
+        let old = #"{"buckets": {"3": 2, "1230": 1}, "count": 4, "maximum": 1239, "early": 1}"#
+        let histogram = try JSONDecoder().decode(LatenessHistogram.self, from: Data(old.utf8))
+        #expect(histogram.buckets == ["3": 2, "1230": 1] && histogram.count == 4 && histogram.maximum == 1_239 && histogram.early == 1)
+        let bad = #"{"buckets": "3:2 x", "count": 2, "maximum": 3, "early": 0}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(LatenessHistogram.self, from: Data(bad.utf8)) }
     }
 }

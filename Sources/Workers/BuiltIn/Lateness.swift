@@ -40,11 +40,15 @@ public struct Lateness: Behavior {
         }
         state.handled += 1
         if message.scheduledAt == nil { state.unscheduled += 1 }
-        let intended = (try? JSONDecoder().decode(Intended.self, from: Data(message.payload)).due)
-            .map { Date(timeIntervalSince1970: Double($0) / 1_000) }
-        guard let due = message.scheduledAt ?? intended else { return }
+        guard let due = message.scheduledAt ?? Self.intended(message.payload) else { return }
         let milliseconds = Date().timeIntervalSince(due) * 1_000
         state.histogram.record(Int(milliseconds.rounded(.down)))
+    }
+
+    /// The due time a payload says its message was meant for, if any
+    /// (decoded only for a message without `scheduledAt`).
+    private static func intended(_ payload: [UInt8]) -> Date? {
+        (try? JSONDecoder().decode(Intended.self, from: Data(payload)).due).map { Date(timeIntervalSince1970: Double($0) / 1_000) }
     }
 
     /// A payload that says when its message was meant to be due.

@@ -56,19 +56,25 @@ final class DueWatch: Sendable {
 
     /// Sleeps until `until` (unix ms), or until a note earlier than that, or `cancel`.
     func sleep(until: Int64) async {
+        await sleep(until: until, heedingNotes: true)
+    }
+
+    private func sleep(until: Int64, heedingNotes: Bool) async {
         let milliseconds = until - Self.now()
         guard milliseconds > 0 else { return }
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(milliseconds))
+            // A timer cancelled (its sleep over) must not wake the next sleep.
+            guard (try? await Task.sleep(for: .milliseconds(milliseconds))) != nil else { return }
             self?.wake()
         }
         defer { timer.cancel() }
         await withCheckedContinuation { continuation in
             let resumeNow = state.withLock { state in
                 // The timer may have fired before the continuation was here.
-                if state.rung || state.cancelled || Self.now() >= until { return true }
+                if (heedingNotes && state.rung) || state.cancelled || Self.now() >= until { return true }
                 state.sleeper = continuation
-                state.sleepingUntil = until
+                // A pause is woken by no note: none is earlier than .min.
+                state.sleepingUntil = heedingNotes ? until : .min
                 return false
             }
             if resumeNow { continuation.resume() }
@@ -84,5 +90,14 @@ final class DueWatch: Sendable {
         sleeper?.resume()
     }
 
-    static func now() -> Int64 { Schedules.milliseconds(Date()) }
+    /// Pauses until `until` (unix ms), or `cancel`, whatever is noted
+    /// meanwhile: the dispatcher's gap between rounds, after which it reads
+    /// Redis anyway (so what was noted during the pause is found there).
+    func pause(until: Int64) async {
+        await sleep(until: until, heedingNotes: false)
+    }
+
+    /// Now in unix ms, rounded down: an entry due at D is taken only once
+    /// the clock has reached D, never up to half a millisecond before.
+    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
 }
