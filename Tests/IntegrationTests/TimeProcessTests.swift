@@ -111,10 +111,12 @@ struct TimeProcessTests {
             #expect(Set(beats.map(\.id)).count == beats.count, "a period fired twice: \(beats.map(\.id))")
             let dues = beats.compactMap(Self.due)
             #expect(dues.count == beats.count)
-            // Phase kept: each next due is a whole number of periods after the last.
+            // Phase kept: each next due is a whole number of periods after the last. A
+            // firing that went out late (a handover under load can take over a period)
+            // stands for the periods it missed, so the next comes that many periods later.
             for (earlier, later) in zip(beats, beats.dropFirst()) {
                 guard let first = Self.due(earlier), let next = Self.due(later) else { continue }
-                #expect(next - first == Int64((later.missed ?? 0) + 1) * 1_000, "\(earlier.id) → \(later.id)")
+                #expect(next - first == Int64((earlier.missed ?? 0) + 1) * 1_000, "\(earlier.id) (missed \(earlier.missed ?? 0)) → \(later.id)")
             }
         }
     }
@@ -143,7 +145,8 @@ struct TimeProcessTests {
             try await eventually(60, "two beats after the outage") { try await Self.fired(client, probe).count >= down + 2 }
             let after = Array(try await Self.fired(client, probe).dropFirst(down))
             #expect((after[0].missed ?? 0) >= 3, "\(after[0])")
-            #expect(after[1].missed == 0, "\(after[1])")
+            // The next firing is the next period after the collapsed ones, not a burst of the
+            // missed periods (it may be late itself on a loaded machine: its own `missed` then says so).
             if let first = Self.due(after[0]), let next = Self.due(after[1]) {
                 #expect(next - first == Int64((after[0].missed ?? 0) + 1) * 1_000)
             }
