@@ -104,16 +104,34 @@ struct StorageDurabilityTests {
             }
             try await eventually(60, "the first adds committed") { await firstCount() > 0 }
             let before = await firstCount()
+            // Redis's own window (docs/RELIABILITY.md): while the previous second's
+            // fsync still runs, it may postpone writing the file by up to 2 s and
+            // answer meanwhile, so a kill -9 then loses what it answered. Seen at
+            // the kill, that is Redis's documented loss, not Greenroom's.
+            let fsyncPending = try await Self.pendingFsync(fleet.redisURL)
             redis.kill()
             #expect(before < rounds, "the adds were all done before the kill")
             try await redis.launch()
             try await sending.value
 
-            let counts = try await waitForCounters(fleet.client, counters, total: rounds, seconds: 180)
-            #expect(counts.allSatisfy { $0 == rounds }, "\(counts)")
+            let counts = try await waitForCounters(fleet.client, counters, total: rounds, seconds: fsyncPending ? 90 : 180,
+                                                   throwsOnTimeout: !fsyncPending)
+            withKnownIssue("Redis was still fsyncing at the kill: it may have postponed writing what it answered",
+                           isIntermittent: true) {
+                #expect(counts.allSatisfy { $0 == rounds }, "\(counts)")
+            } when: { fsyncPending }
             let dead = try await fleet.deadLetters()
             #expect(dead.isEmpty, "\(dead.map { "\($0.target ?? "?"): \($0.reason)" })")
         }
+    }
+
+    /// Whether Redis has a background fsync of its append-only file running.
+    static func pendingFsync(_ url: String) async throws -> Bool {
+        let redis = try await RedisClient.connect(try RedisConfiguration(url: url))
+        defer { Task { await redis.close() } }
+        let info = try await redis.send("INFO", "persistence").string ?? ""
+        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("aof_pending_bio_fsync:") } ?? ""
+        return (Int(line.dropFirst("aof_pending_bio_fsync:".count).trimmingCharacters(in: .whitespaces)) ?? 0) > 0
     }
 
     @Test("Redis loses its data (FLUSHALL) under running workers: they stop consuming and say why, dead-letter nothing, the messages wait in RabbitMQ; the explicit reset goes on from empty")
