@@ -107,13 +107,7 @@ package struct DueDispatcher: Sendable {
         var message = FleetPublisher.actorMessage(
             to: entry.to, kind: entry.kind, payload: Array(entry.payload.utf8), id: entry.messageID(firingAt: due),
             from: entry.from, spawnIfMissing: entry.spawn ?? false, replyTo: entry.replyTo, correlationID: entry.correlationID)
-        message.properties.headers[WireFormat.dueAtHeader] = .int64(due)
-        if let schedule = entry.schedule {
-            message.properties.headers[WireFormat.scheduleHeader] = .string(schedule)
-            message.properties.headers[WireFormat.generationHeader] = .string(entry.id)
-            if entry.every != nil { message.properties.headers[WireFormat.missedHeader] = .int32(Int32(clamping: missed)) }
-        }
-        if let attempts = entry.attempts { message.properties.headers[WireFormat.attemptsHeader] = .int32(Int32(clamping: attempts)) }
+        message.markFiring(dueAt: due, schedule: entry.schedule.map { ($0, entry.id) }, missed: entry.every != nil ? missed : nil)
         if let release = entry.release { message.properties.headers[WireFormat.releaseHeader] = .string(release) }
         return message
     }

@@ -23,13 +23,11 @@ package struct DueEntry: Codable, Sendable, Equatable {
     package var every: Int64?
     package var replyTo: String?
     package var correlationID: String?
-    /// Failed attempts so far (a delayed retry).
-    package var attempts: Int?
     /// The park this message is released from (a delayed retry).
     package var release: String?
 
     enum CodingKeys: String, CodingKey {
-        case to, kind, payload, id, due, from, spawn, schedule, every, attempts, release
+        case to, kind, payload, id, due, from, spawn, schedule, every, release
         case replyTo = "reply_to"
         case correlationID = "correlation_id"
     }
@@ -62,5 +60,20 @@ package struct DueEntry: Codable, Sendable, Equatable {
 
     package static func decode(_ bytes: [UInt8]) throws -> DueEntry {
         try JSONDecoder().decode(DueEntry.self, from: Data(bytes))
+    }
+}
+
+extension AMQPMessage {
+    /// Adds the headers of a message fired from a due set (docs/PROTOCOL.md),
+    /// as `Envelope.parse` reads them back: when it was due, the timer or
+    /// reminder and its generation, the periods a reminder missed. Set by
+    /// the dispatcher, and again on a held firing a parked actor releases.
+    mutating func markFiring(dueAt: Int64?, schedule: (field: String, generation: String)?, missed: Int?) {
+        if let dueAt { properties.headers[WireFormat.dueAtHeader] = .int64(dueAt) }
+        if let schedule {
+            properties.headers[WireFormat.scheduleHeader] = .string(schedule.field)
+            properties.headers[WireFormat.generationHeader] = .string(schedule.generation)
+        }
+        if let missed { properties.headers[WireFormat.missedHeader] = .int32(Int32(clamping: missed)) }
     }
 }

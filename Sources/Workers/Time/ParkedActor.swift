@@ -132,12 +132,7 @@ struct HeldMessage: Codable, Sendable, Equatable {
                                                   spawnIfMissing: spawn ?? false, replyTo: replyTo, correlationID: correlationID)
         message.properties.headers[WireFormat.releaseHeader] = .string(park)
         if let attempts { message.properties.headers[WireFormat.attemptsHeader] = .int32(Int32(clamping: attempts)) }
-        if let dueAt { message.properties.headers[WireFormat.dueAtHeader] = .int64(dueAt) }
-        if let schedule, let generation {
-            message.properties.headers[WireFormat.scheduleHeader] = .string(schedule)
-            message.properties.headers[WireFormat.generationHeader] = .string(generation)
-        }
-        if let missed { message.properties.headers[WireFormat.missedHeader] = .int32(Int32(clamping: missed)) }
+        message.markFiring(dueAt: dueAt, schedule: schedule.flatMap { schedule in generation.map { (schedule, $0) } }, missed: missed)
         return message
     }
 
