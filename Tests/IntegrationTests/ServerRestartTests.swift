@@ -36,10 +36,14 @@ struct ServerRestartTests {
 
         let counters = try (0..<200).map { try ActorAddress(type: counterType, id: "c\($0)") }
         let rounds = 200
-        // Paced (a round every 50 ms, about 10 s of sending): both restarts
-        // fall in the middle of the stream, whatever the machine's speed.
+        // Paced (a round every 50 ms), and held before round 150 until Redis
+        // has been killed: both restarts fall in the middle of the stream,
+        // however slow the machine is to restart RabbitMQ.
+        let holdBefore = 150
         let sent = SentRounds()
-        let sending = Task { try await servers.sendResending(rounds: rounds, to: counters, pause: .milliseconds(50), sent: sent) }
+        let sending = Task {
+            try await servers.sendResending(rounds: rounds, to: counters, pause: .milliseconds(50), holdBefore: holdBefore, sent: sent)
+        }
 
         // RabbitMQ goes away mid-stream and comes back.
         try await eventually(120, "40 rounds sent and the first adds committed") {
@@ -56,11 +60,12 @@ struct ServerRestartTests {
         try await eventually(180, "adds committed after the RabbitMQ restart") { try await count(observer, counters[0]) > before }
         let redisPID = try await servers.redisProcessID()
         try #require(redisPID > 1, "redis-server's pid")
+        #expect(sent.count <= holdBefore, "the sender must wait for the Redis kill before round \(holdBefore)")
         kill(redisPID, SIGKILL)
         try await eventually(20, "redis-server gone") { !FreePort.isOpen(redis.port) }
+        sent.release()  // the last rounds are sent while Redis is down and after
         try await Task.sleep(for: .seconds(1))
         try await redis.launch()
-        #expect(sent.count < rounds, "the Redis restart should fall before the last round was sent")
 
         try await within(300, "the test's sends") { try await sending.value }
         let counts = try await waitForCounters(try await servers.client(), counters, total: rounds, seconds: 300)
@@ -113,13 +118,17 @@ private struct Servers: Sendable {
     }
 
     /// Sends `rounds` adds to every counter, one round per batch, each with a
-    /// stable id. A batch that fails (the broker went away mid-publish) is
-    /// sent again, whole, on a new connection, once the servers are back:
-    /// the copies of what was already stored meet the dedup record.
-    func sendResending(rounds: Int, to counters: [ActorAddress], pause: Duration, sent: SentRounds) async throws {
+    /// stable id; round `holdBefore` waits until `sent` is released. A batch
+    /// that fails (the broker went away mid-publish) is sent again, whole, on
+    /// a new connection, once the servers are back: the copies of what was
+    /// already stored meet the dedup record.
+    func sendResending(rounds: Int, to counters: [ActorAddress], pause: Duration, holdBefore: Int, sent: SentRounds) async throws {
         var client: GreenroomClient? = nil
         for round in 0..<rounds {
             try await Task.sleep(for: pause)
+            if round == holdBefore {
+                try await eventually(600, "the test released the sender") { sent.isReleased }
+            }
             let batch = counters.map {
                 GreenroomClient.Outgoing(to: $0, kind: "add", payload: Array(#"{"by":1}"#.utf8), id: "\($0.id)-\(round)", spawnIfMissing: true)
             }
@@ -149,11 +158,15 @@ private struct Servers: Sendable {
     }
 }
 
-/// How many rounds the sender has had confirmed.
+/// How many rounds the sender has had confirmed, and whether it may go on
+/// past its hold.
 private final class SentRounds: Sendable {
     private let value = Atomic<Int>(0)
+    private let released = Atomic<Bool>(false)
     func add() { value.add(1, ordering: .relaxed) }
     var count: Int { value.load(ordering: .relaxed) }
+    func release() { released.store(true, ordering: .relaxed) }
+    var isReleased: Bool { released.load(ordering: .relaxed) }
 }
 
 /// A counter's count, 0 while it does not exist or cannot be read.
