@@ -10,6 +10,17 @@
 //   the `worker` process uses the same group for SIGTERM/SIGINT. It brings
 //   swift-async-algorithms (and swift-collections): about a minute more of
 //   first build on 2 cores.
+// - swift-metrics and swift-distributed-tracing: the APIs the runtime reports
+//   turns through (docs/OPERATIONS.md); an application picks the backends.
+//   Both are small and have no dependencies of their own but
+//   swift-service-context.
+// - swift-prometheus: the worker's `/metrics` text (only `WorkerCommand`).
+// - hummingbird: the HTTP server of the worker's `/metrics` and of
+//   `enqueue dashboard`. The heaviest (SwiftNIO, 2.5-4.5 minutes of first
+//   build on 2 cores); it already depends on swift-metrics, -tracing,
+//   -log and -service-lifecycle, so it is one HTTP stack for both programs
+//   rather than a hand-written one to keep safe. The `Workers` library does
+//   not depend on it.
 //
 // CommandLineAdvice is the one piece both programs share: it turns Broker's
 // errors (a code and context, no advice) into one line with what to do.
@@ -31,6 +42,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.9.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
     ],
     targets: [
         .systemLibrary(
@@ -65,6 +80,8 @@ let package = Package(
                 "Broker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .target(
@@ -77,6 +94,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .executableTarget(name: "worker", dependencies: ["WorkerCommand", "CommandLineAdvice"]),
@@ -96,6 +115,7 @@ let package = Package(
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),

@@ -12,6 +12,30 @@ public struct MemberInfo: Codable, Sendable, Equatable {
     public var startedAt: Int64
     /// Redis server time of the last heartbeat, in Unix milliseconds (filled in when read).
     public var lastSeenMilliseconds: Int64?
+    /// What this worker's turns did since it started, by actor type: the
+    /// dashboard's rates and latencies are the difference of two heartbeats.
+    /// Nil from workers older than this field.
+    public var turns: [String: TurnTotals]?
+}
+
+/// A worker's running totals for one actor type, since the worker started.
+public struct TurnTotals: Codable, Sendable, Equatable {
+    /// Turns committed (duplicates of stored turns not counted).
+    public var committed: Int = 0
+    /// Messages dead-lettered.
+    public var deadLettered: Int = 0
+    /// Turns that threw and will run again.
+    public var retried: Int = 0
+    /// The sum of committed turns' durations, in seconds (run and commit):
+    /// with `committed`, their mean.
+    public var seconds: Double = 0
+
+    public init(committed: Int = 0, deadLettered: Int = 0, retried: Int = 0, seconds: Double = 0) {
+        self.committed = committed
+        self.deadLettered = deadLettered
+        self.retried = retried
+        self.seconds = seconds
+    }
 }
 
 /// Live workers, by heartbeat. A worker silent for longer than the TTL is
