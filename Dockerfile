@@ -14,7 +14,8 @@ WORKDIR /greenroom
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
-RUN swift build -c release --product worker && swift build -c release --product enqueue && swift build --build-tests
+RUN swift build -c release --product worker && swift build -c release --product enqueue && swift build --build-tests \
+ && ln -s /greenroom/.build/debug/enqueue /usr/local/bin/enqueue
 
 FROM swift:6.3-bookworm-slim AS runtime
 RUN apt-get update \
