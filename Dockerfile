@@ -2,7 +2,8 @@
 # with the Swift it is developed with (6.3).
 #   target build:   the toolchain and a built package; compose.yaml's tests
 #                   service runs the container tests from it (docker-compose
-#                   and curl reach the engine through its mounted socket)
+#                   and curl reach the engine through its mounted socket;
+#                   enqueue is on the PATH, where the tests run it)
 #   target runtime: just the worker and enqueue binaries
 # scripts/compose builds the same two roles without a registry from the host's
 # build instead (compose/runtime.Containerfile, compose/tests.Containerfile).
