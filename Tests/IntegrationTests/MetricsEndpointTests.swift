@@ -37,9 +37,12 @@ struct MetricsEndpointTests {
             let probe = try await fleet.client.spawn(type: probeType, id: "p")
             try await fleet.client.send(to: probe, kind: "fail", payload: Array(#"{"times":1}"#.utf8), id: "once-\(fleet.suffix)")
             try await fleet.client.send(to: probe, kind: "fail", payload: Array(#"{"times":99}"#.utf8), id: "always-\(fleet.suffix)")
-            try await eventually(60, "the dead letter counted with its class") {
-                try await PrometheusScrape.fetch(port: port).value(
-                    "greenroom_dead_letters_total", ["type": probeType, "reason": DeadLetterClass.exhausted.rawValue]) == 1
+            // A send to a type no worker declared: dead-lettered by the publisher.
+            try await fleet.client.send(to: probe, kind: "send", payload: Array(#"{"to":"nobody-\#(fleet.suffix)/x","kind":"k"}"#.utf8))
+            try await eventually(60, "the dead letters counted with their classes") {
+                let scrape = try await PrometheusScrape.fetch(port: port)
+                return scrape.value("greenroom_dead_letters_total", ["type": probeType, "reason": DeadLetterClass.exhausted.rawValue]) == 1
+                    && scrape.value("greenroom_dead_letters_total", ["type": GreenroomMetrics.otherType, "reason": DeadLetterClass.unroutable.rawValue]) == 1
             }
             // A duplicate passivates its actor (the next message reloads it): one
             // more add to each counter, and both are in memory again.
@@ -64,7 +67,7 @@ struct MetricsEndpointTests {
             #expect(scrape.value("greenroom_turns_total", ["type": counterType, "outcome": "duplicate"]) == 1)
             #expect(scrape.value("greenroom_turns_total", ["type": counterType, "outcome": "retried"]) == 0)
             #expect(scrape.value("greenroom_turns_total", ["type": counterType, "outcome": "fenced"]) == 0)
-            #expect(scrape.value("greenroom_turns_total", ["type": probeType, "outcome": "committed"]) == readyProbes + 2)
+            #expect(scrape.value("greenroom_turns_total", ["type": probeType, "outcome": "committed"]) == readyProbes + 3)
             #expect(scrape.value("greenroom_turns_total", ["type": probeType, "outcome": "retried"]) == 3)
             #expect(scrape.value("greenroom_turns_total", ["type": probeType, "outcome": "dead_lettered"]) == 1)
             let commits = try #require(scrape.value("greenroom_turn_duration_seconds_count", ["type": counterType]))
@@ -82,6 +85,37 @@ struct MetricsEndpointTests {
             let totals = try #require(try await fleet.client.status(types: [counterType]).workers
                 .first { $0.info.types.contains(counterType) }?.info.turns?[counterType])
             #expect(totals.seconds > 0)
+        }
+    }
+
+    @Test("a message whose worker died after its commit comes back redelivered: counted as a redelivery and a duplicate")
+    func redeliveredDuplicate() async throws {
+        try await withFleet(partitions: 2) { fleet in
+            let counterType = fleet.type("counter")
+            let counter = try ActorAddress(type: counterType, id: "c")
+            // The first worker dies right after committing its first turn, before the ack.
+            let dying = fleet.started.add(try WorkerProcess.start(suffix: fleet.suffix, partitions: fleet.partitions, fault: "after-commit:1",
+                                                                  leaseSeconds: 2, logPath: fleet.logPath("dying")))
+            try await eventually(60, "the first worker declared \(counterType)") {
+                do {
+                    try await fleet.client.send(to: counter, kind: "add", payload: Array(#"{"by":1}"#.utf8), spawnIfMissing: true)
+                    return true
+                } catch is UnknownActorType {
+                    return false
+                }
+            }
+            #expect(await dying.exited(within: 60) != nil, "the fault killed the first worker")
+
+            let port = try freeTCPPort()
+            _ = try await fleet.startWorker("metrics", leaseSeconds: 2, environment: ["GREENROOM_METRICS_PORT": "\(port)"])
+            try await eventually(60, "the redelivered add seen as a duplicate") {
+                try await PrometheusScrape.fetch(port: port).value("greenroom_turns_total", ["type": counterType, "outcome": "duplicate"]) == 1
+            }
+            let scrape = try await PrometheusScrape.fetch(port: port)
+            #expect(scrape.value("greenroom_redeliveries_total") == 1)
+            #expect(scrape.value("greenroom_turns_total", ["type": counterType, "outcome": "committed"]) == 0, "not run again")
+            let state = try JSONDecoder().decode(Counter.State.self, from: Data(try await fleet.client.state(of: counter)))
+            #expect(state.count == 1)
         }
     }
 

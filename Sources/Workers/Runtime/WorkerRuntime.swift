@@ -224,7 +224,8 @@ public final class WorkerRuntime: Service, Sendable {
                 "overflow":"drop-head"}' --apply-to queues (docs/PROTOCOL.md, "Dead letters")
                 """)
         }
-        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID)
+        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID,
+                                       hooks: [metrics] + configuration.hooks)
 
         for type in configuration.types {
             // The partition count is checked (and recorded) first: a worker
