@@ -112,7 +112,9 @@ struct MetricsEndpointTests {
                 try await PrometheusScrape.fetch(port: port).value("greenroom_turns_total", ["type": counterType, "outcome": "duplicate"]) == 1
             }
             let scrape = try await PrometheusScrape.fetch(port: port)
-            #expect(scrape.value("greenroom_redeliveries_total") == 1)
+            // At least the one: on a loaded host a partition may also change
+            // hands once more before the ack, and come back redelivered again.
+            #expect(try #require(scrape.value("greenroom_redeliveries_total")) >= 1)
             #expect(scrape.value("greenroom_turns_total", ["type": counterType, "outcome": "committed"]) == 0, "not run again")
             let state = try JSONDecoder().decode(Counter.State.self, from: Data(try await fleet.client.state(of: counter)))
             #expect(state.count == 1)
