@@ -93,13 +93,20 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Refuse to start unless Redis keeps an append-only file (GREENROOM_REQUIRE_DURABLE_REDIS=1).")
     var requireDurableRedis: Bool = flag(env("GREENROOM_REQUIRE_DURABLE_REDIS")) ?? false
 
+    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus metrics at http://HOST:PORT/metrics; off unless set (GREENROOM_METRICS_PORT).")
+    var metricsPort: Int? = env("GREENROOM_METRICS_PORT").flatMap { Int($0) }
+
+    @Option(name: .customLong("metrics-host"), help: "Address the metrics are served on; 0.0.0.0 in a container (GREENROOM_METRICS_HOST).")
+    var metricsHost: String = env("GREENROOM_METRICS_HOST") ?? "127.0.0.1"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (GREENROOM_LOG_LEVEL).")
     var logLevel: String = env("GREENROOM_LOG_LEVEL") ?? "info"
 
     /// Settings read from the environment must parse like their flags do:
     /// a typo must not silently mean the default.
     static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS",
-                                         "GREENROOM_MAX_CRASHES", "GREENROOM_DEAD_LETTER_MAX_LENGTH", "GREENROOM_DEAD_LETTER_TTL"]
+                                         "GREENROOM_MAX_CRASHES", "GREENROOM_DEAD_LETTER_MAX_LENGTH", "GREENROOM_DEAD_LETTER_TTL",
+                                         "GREENROOM_METRICS_PORT"]
     static let secondsEnvironment = ["GREENROOM_LEASE_TTL", "GREENROOM_HEARTBEAT", "GREENROOM_TURN_DEADLINE", "GREENROOM_DRAIN_TIMEOUT"]
 
     public func validate() throws {
@@ -134,6 +141,9 @@ public struct WorkerCommand: AsyncParsableCommand {
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must be 0 seconds or more, not \(drainTimeout)") }
         guard turnDeadline >= 0 else { throw ValidationError("--turn-deadline must be 0 (no deadline) or more seconds, not \(turnDeadline)") }
         guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
+        if let metricsPort, !(1...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be from 1 to 65535, not \(metricsPort)")
+        }
         guard (1...4096).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 4096, not \(partitions)") }
         if let text = Self.env("GREENROOM_QUEUE_TYPE"), QueueType(rawValue: text) == nil {
             throw ValidationError("GREENROOM_QUEUE_TYPE must be classic or quorum, not '\(text)'")
@@ -160,6 +170,8 @@ public struct WorkerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "greenroom.worker")
+        // Before the runtime: its metric handles are made when it is created.
+        let metrics = try metricsPort.map { try MetricsEndpoint.start(host: metricsHost, port: $0, logger: logger) }
         var configuration = WorkerRuntime.Configuration(
             amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL),
             types: typeNames.compactMap { name in
@@ -178,7 +190,9 @@ public struct WorkerCommand: AsyncParsableCommand {
         // cancels it: connections close at once and the broker redelivers
         // whatever was not acked to the next owner. (A ServiceGroup refuses
         // one signal for both, so the signals are counted here.)
-        let group = ServiceGroup(configuration: .init(services: [runtime], logger: logger))
+        // Shut down in reverse order: the runtime drains while /metrics still answers.
+        let services: [any Service] = (metrics.map { [$0] } ?? []) + [runtime]
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let running = Task { try await group.run() }
         let signals = Task {
             var received = 0

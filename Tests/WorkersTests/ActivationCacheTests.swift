@@ -25,6 +25,22 @@ struct ActivationCacheTests {
         #expect(cache.get(try ActorAddress(type: "counter", id: "new"), in: Self.home) != nil)
     }
 
+    @Test("counts its actors by type through puts, updates, removes and passivation (the activations gauge)")
+    func countsByType() throws {
+        var cache = ActivationCache(capacity: 8)
+        let counters = try (0..<6).map { try ActorAddress(type: "counter", id: "c\($0)") }
+        let accounts = try (0..<2).map { try ActorAddress(type: "account", id: "a\($0)") }
+        for address in counters + accounts { cache.put(address, in: PartitionID(type: address.type, index: 0), Self.record(1)) }
+        cache.put(counters[0], in: Self.home, Self.record(2))  // an update is not another actor
+        #expect(cache.countsByType == ["counter": 6, "account": 2])
+        cache.remove(counters[1], in: Self.home)
+        cache.remove(counters[1], in: Self.home)  // already gone: counted once
+        #expect(cache.countsByType == ["counter": 5, "account": 2])
+        for index in 0..<3 { cache.put(try ActorAddress(type: "tree", id: "t\(index)"), in: PartitionID(type: "tree", index: 0), Self.record(1)) }
+        #expect(cache.countsByType.values.reduce(0, +) == cache.count, "passivation recounts: \(cache.countsByType)")
+        #expect(cache.count < 10)
+    }
+
     @Test("remove forgets an actor")
     func remove() throws {
         var cache = ActivationCache(capacity: 10)

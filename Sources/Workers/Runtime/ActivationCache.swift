@@ -16,6 +16,9 @@ struct ActivationCache {
 
     private var entries: [Key: (record: ActorRecord, touched: UInt64)] = [:]
     private var clock: UInt64 = 0
+    /// Entries by actor type (the `greenroom_activations` gauge), kept as
+    /// entries come and go, so a sample never walks the cache.
+    private(set) var countsByType: [String: Int] = [:]
     let capacity: Int
 
     init(capacity: Int) {
@@ -34,12 +37,16 @@ struct ActivationCache {
 
     mutating func put(_ address: ActorAddress, in partition: PartitionID, _ record: ActorRecord) {
         clock += 1
-        entries[Key(partition: partition, address: address)] = (record, clock)
+        if entries.updateValue((record, clock), forKey: Key(partition: partition, address: address)) == nil {
+            countsByType[address.type, default: 0] += 1
+        }
         if entries.count > capacity { passivateOldest() }
     }
 
     mutating func remove(_ address: ActorAddress, in partition: PartitionID) {
-        entries[Key(partition: partition, address: address)] = nil
+        if entries.removeValue(forKey: Key(partition: partition, address: address)) != nil {
+            countsByType[address.type, default: 0] -= 1
+        }
     }
 
     /// Drops the least recently used quarter, so sweeps are rare.
@@ -47,5 +54,6 @@ struct ActivationCache {
         let keep = capacity - capacity / 4
         let cutoff = entries.values.map(\.touched).sorted(by: >)[min(keep, entries.count) - 1]
         entries = entries.filter { $0.value.touched >= cutoff }
+        countsByType = entries.keys.reduce(into: [:]) { counts, key in counts[key.address.type, default: 0] += 1 }
     }
 }

@@ -59,7 +59,7 @@ public enum DeadLetterClass: String, CaseIterable, Codable, Sendable {
         ("state does not decode as ", false, .badMessage),
         ("more than one year ahead", true, .schedule), ("a reminder's period ", false, .schedule),
         ("a delay ", false, .schedule), ("a timer's or reminder's name ", false, .schedule),
-        ("unroutable: ", false, .unroutable),
+        ("unroutable: ", false, .unroutable), (" is unknown: no worker hosting it has started yet", true, .unroutable),
         ("rejected by RabbitMQ", false, .broker),
     ]
 }

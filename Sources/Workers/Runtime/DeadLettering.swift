@@ -22,6 +22,7 @@ extension TurnPipeline {
             message.properties.headers[WireFormat.bodyBytesHeader] = .int64(Int64(size))
         }
         try await publisher.publishDeadLetters([publisher.deadLetter(message, routingKey: delivery.routingKey, reason: reason, attempts: attempts, actor: actor)])
+        hooks.didDeadLetter(actor, reason: reason)
         if let replyTo = Envelope.honoured(replyTo: delivery.properties.replyTo) {
             // Someone is waiting (ask, spawn, stop): tell them now instead of letting them time out.
             let payload = try TurnContext.encode(["error": reason])

@@ -9,14 +9,17 @@ final class FleetPublisher: Sendable {
     let channel: AMQPChannel
     let store: ActorStore
     let workerID: String
+    /// Hear of the sends dead-lettered as unroutable (`TurnHooks.didDeadLetter`).
+    let hooks: HookChain
 
     /// `channel` is in confirm mode, with a timeout (`enableConfirms(timeout:)`):
     /// a publish the broker does not confirm in time fails, and the turn's
     /// finish is tried again, rather than hang.
-    init(channel: AMQPChannel, store: ActorStore, workerID: String) {
+    init(channel: AMQPChannel, store: ActorStore, workerID: String, hooks: [any TurnHooks] = []) {
         self.channel = channel
         self.store = store
         self.workerID = workerID
+        self.hooks = HookChain(hooks: hooks)
     }
 
     /// The AMQP form of an actor message (docs/PROTOCOL.md).
@@ -81,18 +84,21 @@ final class FleetPublisher: Sendable {
         }
         let results = try await channel.publish(publications)
         var deadLetters: [AMQPPublication] = []
+        var reasons: [String] = []
         for (publication, result) in zip(publications, results) {
             if case .failure(let error) = result {
                 guard error.code == .unroutable else { throw error }
-                deadLetters.append(deadLetter(publication.message, routingKey: publication.routingKey,
-                                              reason: "unroutable: \(error.replyText ?? "NO_ROUTE") for \(publication.routingKey)",
-                                              attempts: 0, actor: nil))
+                let reason = "unroutable: \(error.replyText ?? "NO_ROUTE") for \(publication.routingKey)"
+                deadLetters.append(deadLetter(publication.message, routingKey: publication.routingKey, reason: reason, attempts: 0, actor: nil))
+                reasons.append(reason)
             }
         }
         for (message, reason) in unroutable {
             deadLetters.append(deadLetter(message, routingKey: "", reason: reason, attempts: 0, actor: nil))
+            reasons.append(reason)
         }
         try await publishDeadLetters(deadLetters)
+        for reason in reasons { hooks.didDeadLetter(nil, reason: reason) }
     }
 
     /// Re-publishes the outbox a committed turn stored as its dedup record

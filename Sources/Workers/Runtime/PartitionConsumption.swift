@@ -21,7 +21,10 @@ extension WorkerRuntime {
                 admitted.reserveCapacity(deliveries.count)
                 var delayed: [(entry: DueEntry, delivery: AMQPDelivery)] = []
                 let now = DueWatch.now()
+                let received = ContinuousClock.now
+                var redelivered = 0
                 for delivery in deliveries {
+                    if delivery.redelivered { redelivered += 1 }
                     switch Envelope.parse(delivery, maximumBodyBytes: maximumBodyBytes) {
                     case .failure(let invalid):
                         await refuse(delivery, reason: invalid.description, actor: invalid.target, run: run, pipeline: pipeline)
@@ -42,9 +45,10 @@ extension WorkerRuntime {
                             delayed.append((entry, delivery))
                             continue
                         }
-                        admitted.append((Delivered(envelope: envelope, delivery: delivery, run: run), envelope.target))
+                        admitted.append((Delivered(envelope: envelope, delivery: delivery, run: run, received: received), envelope.target))
                     }
                 }
+                pipeline.hooks.didReceive(type: run.partition.type, deliveries: deliveries.count, redelivered: redelivered)
                 run.inFlight.enter(admitted.count)
                 mailboxes.enqueue(contentsOf: admitted)
                 if !delayed.isEmpty { await storeDelayed(delayed, run: run, pipeline: pipeline) }

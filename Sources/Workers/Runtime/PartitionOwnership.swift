@@ -19,6 +19,8 @@ final class PartitionOwnership: Sendable {
         /// How long a Redis command may go unanswered (0: no limit).
         var redisTimeoutMilliseconds: Int = 0
         var me: MemberInfo
+        /// Called before each heartbeat: the turn totals it carries (`MemberInfo.turns`).
+        var turns: @Sendable () -> [String: TurnTotals]? = { nil }
 
         /// The longest a heartbeat retried at once after a failure can take to
         /// fail again: a reconnect's PING and then a command, each up to the
@@ -90,7 +92,9 @@ final class PartitionOwnership: Sendable {
 
     /// One heartbeat: who is live, who should own what, and the actions that follow.
     func reconcile() async throws {
-        let live = try await membership.heartbeat(settings.me, ttlMilliseconds: settings.leaseMilliseconds)
+        var me = settings.me
+        me.turns = settings.turns()
+        let live = try await membership.heartbeat(me, ttlMilliseconds: settings.leaseMilliseconds)
         var events: [OwnershipMachine.Event] = []
         for type in settings.types {
             let candidates = live.filter { $0.types.contains(type) }.map(\.id)

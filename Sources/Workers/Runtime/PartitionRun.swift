@@ -82,12 +82,15 @@ final class Delivered: Sendable {
     let run: PartitionRun
     /// The park this message was released from (`x-greenroom-release`), if any.
     let release: String?
+    /// When its batch was read from the broker (`greenroom_delivery_to_commit_seconds`).
+    let received: ContinuousClock.Instant
     private let failures: Atomic<Int>
 
-    init(envelope: Envelope, delivery: AMQPDelivery, run: PartitionRun) {
+    init(envelope: Envelope, delivery: AMQPDelivery, run: PartitionRun, received: ContinuousClock.Instant) {
         self.envelope = envelope
         self.delivery = delivery
         self.run = run
+        self.received = received
         release = delivery.properties.headers[WireFormat.releaseHeader]?.stringValue
         // A delayed retry carries the attempts that failed before it was parked.
         failures = Atomic(release == nil ? 0 : HeldMessage.attempts(in: delivery.properties.headers))

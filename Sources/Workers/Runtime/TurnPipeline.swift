@@ -87,6 +87,7 @@ final class TurnPipeline: Sendable {
             do {
                 let batch = try await suspectsAlone(pending, crashes: &crashes)
                 let record = try await activate(first.actor, in: run.partition)
+                let started = ContinuousClock.now
                 hooks.willRun(first.actor, messages: batch.count, attempt: first.failedAttempts + 1)
                 let diedBefore = crashes[ObjectIdentifier(first)] ?? 0
                 let plan = try await permits.holding {
@@ -104,6 +105,7 @@ final class TurnPipeline: Sendable {
                     // active one, they would come straight back here, behind later
                     // messages. Closing the channel (onFenced) requeues everything
                     // held, in order, before the new owner's consumer starts.
+                    hooks.wasFenced(first.actor, messages: batch.count)
                     run.inFlight.leave(pending.count)
                     onFenced(run)
                     return
@@ -121,11 +123,12 @@ final class TurnPipeline: Sendable {
                         logger.debug("a message was committed before: re-published its sends",
                                      metadata: ["actor": "\(first.actor)", "message": "\(settled[position].messageID)"])
                     }
+                    hooks.didFindDuplicates(first.actor, messages: found.count)
                     let duplicates = Set(found.keys.map { ObjectIdentifier(settled[$0]) })
                     settle(pending.filter { duplicates.contains(ObjectIdentifier($0)) })
                     pending.removeAll { duplicates.contains(ObjectIdentifier($0)) }
                 case .decided(let outcome):
-                    try await finish(plan, outcome: outcome, run: run)
+                    try await finish(plan, outcome: outcome, run: run, started: started, received: first.received)
                     pending.removeFirst(plan.covered)
                     if let retry = plan.retry {
                         try await retryLater(retry.item, reason: retry.reason)
@@ -167,11 +170,17 @@ final class TurnPipeline: Sendable {
     }
 
     /// Stores what a decided plan did in memory, publishes its sends,
-    /// dead-letters its refusals and acks everything it covered.
-    private func finish(_ plan: TurnPlan, outcome: CommitScript.GroupOutcome, run: PartitionRun) async throws {
+    /// dead-letters its refusals and acks everything it covered. `started`:
+    /// when its run began; `received`: when its oldest delivery arrived.
+    private func finish(_ plan: TurnPlan, outcome: CommitScript.GroupOutcome, run: PartitionRun,
+                        started: ContinuousClock.Instant, received: ContinuousClock.Instant) async throws {
         let address = plan.group.address
         if case .committed(let version) = outcome {
-            if !plan.applied.isEmpty { hooks.didCommit(address, turns: plan.applied.count) }
+            if !plan.applied.isEmpty {
+                let now = ContinuousClock.now
+                hooks.didCommit(address, turns: plan.applied.count)
+                hooks.didMeasure(address, turns: plan.applied.count, timing: TurnTiming(turn: now - started, sinceDelivery: now - received))
+            }
             var record = plan.record
             record.version = version
             let partition = run.partition

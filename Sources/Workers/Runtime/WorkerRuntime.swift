@@ -107,6 +107,8 @@ public final class WorkerRuntime: Service, Sendable {
 
     public let configuration: Configuration
     let logger: Logger
+    /// Turn outcomes as swift-metrics series, and the totals each heartbeat carries.
+    public let metrics: GreenroomMetrics
     let state = Mutex(RunState())
 
     struct RunState {
@@ -130,6 +132,7 @@ public final class WorkerRuntime: Service, Sendable {
     public init(configuration: Configuration, logger: Logger = Logger(label: "greenroom.worker")) {
         self.configuration = configuration
         self.logger = logger
+        self.metrics = GreenroomMetrics(types: configuration.types.map(\.typeName))
     }
 
     public static func defaultWorkerID() -> String {
@@ -221,7 +224,8 @@ public final class WorkerRuntime: Service, Sendable {
                 "overflow":"drop-head"}' --apply-to queues (docs/PROTOCOL.md, "Dead letters")
                 """)
         }
-        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID)
+        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID,
+                                       hooks: [metrics] + configuration.hooks)
 
         for type in configuration.types {
             // The partition count is checked (and recorded) first: a worker
@@ -247,7 +251,7 @@ public final class WorkerRuntime: Service, Sendable {
             types: types, store: store, publisher: publisher,
             settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations,
                             concurrency: configuration.concurrency, maximumCrashes: configuration.maximumCrashes),
-            hooks: configuration.hooks, logger: logger,
+            hooks: [metrics] + configuration.hooks, logger: logger,
             onFenced: { run in ownershipBox.withLock { $0 }?.fenced(run) },
             onFatal: { [weak self] error in self?.fail(error, session: session) })
         let mailboxes = Mailboxes<Delivered>(maximumRun: Int(configuration.prefetch)) { _, run in
@@ -267,7 +271,11 @@ public final class WorkerRuntime: Service, Sendable {
         let ownership = PartitionOwnership(
             settings: .init(workerID: configuration.workerID, types: me.types, partitions: configuration.partitions,
                             leaseMilliseconds: configuration.leaseMilliseconds, heartbeatMilliseconds: configuration.heartbeatMilliseconds,
-                            redisTimeoutMilliseconds: configuration.redis.commandTimeoutMilliseconds, me: me),
+                            redisTimeoutMilliseconds: configuration.redis.commandTimeoutMilliseconds, me: me,
+                            turns: { [metrics] in
+                                pipeline.hooks.didSample(Self.sample(ownership: ownershipBox.withLock { $0 }, pipeline: pipeline, mailboxes: mailboxes))
+                                return metrics.totals
+                            }),
             redis: leaseRedis,
             startRun: { [unowned self] partition, epoch in
                 try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes) { run, error in
@@ -283,6 +291,13 @@ public final class WorkerRuntime: Service, Sendable {
             "partitions": "\(configuration.partitions)", "owned": "\(ownership.owned.count)", "concurrency": "\(configuration.concurrency)",
             "rabbitmq": "\(configuration.amqp.endpoint)", "redis": "\(configuration.redis.endpoint)",
         ])
+    }
+
+    /// The gauges now: partitions owned and actors activated by type, and
+    /// the deliveries not yet settled.
+    private static func sample(ownership: PartitionOwnership?, pipeline: TurnPipeline, mailboxes: Mailboxes<Delivered>) -> WorkerSample {
+        let owned = (ownership?.owned ?? []).reduce(into: [String: Int]()) { counts, partition in counts[partition.type, default: 0] += 1 }
+        return WorkerSample(partitionsOwned: owned, activations: pipeline.cache.withLock { $0.countsByType }, mailboxDepth: mailboxes.count)
     }
 
     /// Opens a partition's consumer under `epoch` and starts its consume loop.
