@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Workers
 
-@Suite("Dead-letter reason classes: every refusal the runtime words has its class")
+@Suite("Dead-letter reason classes: every refusal the runtime words has its class", .timeLimit(.minutes(1)))
 struct DeadLetterClassTests {
     let address = try! ActorAddress(type: "counter", id: "c1")
 
@@ -27,6 +27,7 @@ struct DeadLetterClassTests {
             ("x-greenroom-not-before 99999999999999 is more than one year ahead (the longest delay)", .schedule),
             ("a delay cannot be negative (got -1.0 seconds); use .zero to send at once", .schedule),
             ("unroutable: NO_ROUTE for greenroom.x.0", .unroutable),
+            (UnknownActorType(type: "nobody").description, .unroutable),
             ("rejected by RabbitMQ (maxlen)", .broker),
         ]
         for (reason, expected) in cases {
