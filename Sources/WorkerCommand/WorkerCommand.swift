@@ -94,7 +94,10 @@ public struct WorkerCommand: AsyncParsableCommand {
     var requireDurableRedis: Bool = flag(env("GREENROOM_REQUIRE_DURABLE_REDIS")) ?? false
 
     @Option(name: .customLong("metrics-port"), help: "Serve Prometheus metrics at http://HOST:PORT/metrics; off unless set (GREENROOM_METRICS_PORT).")
-    var metricsPort: Int? = env("GREENROOM_METRICS_PORT").flatMap { Int($0) }
+    var metricsPortFlag: Int?
+
+    /// `--metrics-port`, else GREENROOM_METRICS_PORT (checked in `validate`); nil: no metrics.
+    var metricsPort: Int? { metricsPortFlag ?? Self.env("GREENROOM_METRICS_PORT").flatMap { Int($0) } }
 
     @Option(name: .customLong("metrics-host"), help: "Address the metrics are served on; 0.0.0.0 in a container (GREENROOM_METRICS_HOST).")
     var metricsHost: String = env("GREENROOM_METRICS_HOST") ?? "127.0.0.1"
