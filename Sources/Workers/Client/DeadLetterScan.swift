@@ -32,37 +32,64 @@ extension GreenroomClient {
     ///
     /// Looks at most at `limit` letters, and at most at those ready when it
     /// begins (letters dead-lettered meanwhile are not waited for). Stops
-    /// early when `visit` says `.stop`, or when no letter arrived for `idle`:
-    /// letters another client is browsing at that moment are unacked there,
-    /// invisible to this scan, unless they return to the queue within `idle`.
+    /// early when `visit` says `.stop`, or when no letter arrived for `idle`
+    /// and none is ready in the queue: letters another client is browsing at
+    /// that moment are unacked there, invisible to this scan, unless they
+    /// return to the queue before then. While letters are ready but do not
+    /// come, it waits up to `patience`.
     func scanDeadLetters<T>(
-        limit: Int? = nil, idle: Duration, confirms: Bool = false,
+        limit: Int? = nil, idle: Duration, patience: Duration = .seconds(30), confirms: Bool = false,
         progress: (@Sendable (DeadLetterScanProgress) -> Void)? = nil,
         visit: (AMQPChannel, ArraySlice<AMQPDelivery>) async throws -> DeadLetterScanStep,
         finish: (AMQPChannel) async throws -> T
     ) async throws -> T {
         let channel = try await amqp.openChannel()
+        // Asks whether letters are ready while the scan waits (see IdleWatch).
+        let inspector = try await amqp.openChannel()
+        defer { Task { try? await inspector.close() } }
         do {
             if confirms { try await channel.enableConfirms() }
-            let ready = Int(try await channel.inspectQueue(Topology.deadQueue).messageCount)
-            let total = min(max(limit ?? .max, 0), ready)
+            let wanted = max(limit ?? .max, 0)
+            var total = min(wanted, Int(try await channel.inspectQueue(Topology.deadQueue).messageCount))
             var remaining = total
+            var rechecks = 0
+            // Letters another client returned meanwhile (RabbitMQ requeues a
+            // closed channel's deliveries after it answered the close) are
+            // ready by the time this scan has seen the rest: it looks at those
+            // too, a few times over at most, so a steady stream of new letters
+            // cannot keep it going forever.
+            func lookForMore() async throws -> Bool {
+                guard total < wanted, rechecks < 3 else { return false }
+                rechecks += 1
+                let more = min(wanted - total, Int(try await channel.inspectQueue(Topology.deadQueue).messageCount))
+                total += more
+                remaining += more
+                return more > 0
+            }
             scan: while remaining > 0 {
                 let chunk = min(remaining, Self.deadLetterScanChunk)
                 try await channel.setPrefetch(UInt16(chunk))
                 let consumer = try await channel.consume(queue: Topology.deadQueue)
-                let watch = IdleWatch(consumer: consumer, idle: idle)
+                let watch = IdleWatch(consumer: consumer, idle: idle, patience: patience) {
+                    ((try? await inspector.inspectQueue(Topology.deadQueue).messageCount) ?? 0) > 0
+                }
                 defer { watch.stop() }
                 var received = 0
                 var switching = false
                 for try await batch in consumer.batches {
                     watch.busy()
                     received += batch.count
-                    let taken = batch.prefix(remaining)
-                    remaining -= taken.count
-                    let step = try await visit(channel, taken)
-                    progress?(DeadLetterScanProgress(seen: total - remaining, total: total))
-                    if step == .stop || remaining == 0 { break scan }
+                    var rest = batch[...]
+                    while !rest.isEmpty {
+                        if remaining == 0, !(try await lookForMore()) { break scan }
+                        let taken = rest.prefix(remaining)
+                        rest = rest.dropFirst(taken.count)
+                        remaining -= taken.count
+                        let step = try await visit(channel, taken)
+                        progress?(DeadLetterScanProgress(seen: total - remaining, total: total))
+                        if step == .stop { break scan }
+                    }
+                    if remaining == 0, !(try await lookForMore()) { break scan }
                     watch.rest()
                     if received >= chunk, !switching {
                         // The consumer is full: what it was sent before the
@@ -85,8 +112,11 @@ extension GreenroomClient {
     }
 }
 
-/// Cancels a scan's consumer once no delivery arrived for `idle` while the
-/// scan was waiting (not while it was busy with a batch).
+/// Cancels a scan's consumer once it has waited `idle` for a delivery (not
+/// counting time spent on a batch) and `lettersWaiting` says none is ready
+/// in the queue: the letters not seen are then with another client. While
+/// letters are ready but slow to come (RabbitMQ pauses deliveries while it
+/// writes many acks of persistent letters), it waits on, up to `patience`.
 private final class IdleWatch: Sendable {
     private struct State {
         var busy = false
@@ -97,11 +127,16 @@ private final class IdleWatch: Sendable {
     private let state = Mutex(State())
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(consumer: AMQPConsumer, idle: Duration) {
+    init(consumer: AMQPConsumer, idle: Duration, patience: Duration,
+         lettersWaiting: @escaping @Sendable () async -> Bool) {
         let watching = Task { [weak self] in
             while !Task.isCancelled {
-                guard let wait = self?.wait(idle) else { return }
+                guard let (wait, waited) = self?.wait(idle) else { return }
                 if wait <= .zero {
+                    if waited < patience, await lettersWaiting() {
+                        try? await Task.sleep(for: idle / 4)
+                        continue
+                    }
                     try? await consumer.cancel()
                     return
                 }
@@ -111,14 +146,14 @@ private final class IdleWatch: Sendable {
         task.withLock { $0 = watching }
     }
 
-    /// How long until the consumer counts as idle; nil once stopped.
-    private func wait(_ idle: Duration) -> Duration? {
+    /// How long until the consumer has waited `idle`, and how long it has
+    /// waited so far; nil once stopped.
+    private func wait(_ idle: Duration) -> (Duration, Duration)? {
         state.withLock { state in
             if state.stopped { return nil }
-            return state.busy ? idle : state.since + idle - .now
+            return state.busy ? (idle, .zero) : (state.since + idle - .now, .now - state.since)
         }
     }
-
     /// A batch is being handled: not idle.
     func busy() { state.withLock { $0.busy = true } }
 
