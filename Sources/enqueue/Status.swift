@@ -20,7 +20,8 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         var status = try await withClient(servers) { client in
-            try await client.status(leaseMilliseconds: leaseTTL.map { Int($0 * 1_000) })
+            // Only the type's partitions are inspected (each costs a round trip to both servers).
+            try await client.status(leaseMilliseconds: leaseTTL.map { Int($0 * 1_000) }, types: type.map { [$0] })
         }
         if let type { status.partitions = status.partitions.filter { $0.type == type } }
         if json {

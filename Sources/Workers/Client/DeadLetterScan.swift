@@ -33,10 +33,11 @@ extension GreenroomClient {
     /// Looks at most at `limit` letters, and at most at those ready when it
     /// begins (letters dead-lettered meanwhile are not waited for). Stops
     /// early when `visit` says `.stop`, or when no letter arrived for `idle`
-    /// and none is ready in the queue: letters another client is browsing at
-    /// that moment are unacked there, invisible to this scan, unless they
-    /// return to the queue before then. While letters are ready but do not
-    /// come, it waits up to `patience`.
+    /// and none is ready in the queue, or another consumer is on it: letters
+    /// another client is browsing at that moment are unacked there,
+    /// invisible to this scan, unless they return to the queue before then.
+    /// While letters are ready, no one else consumes and none comes, it waits
+    /// up to `patience`.
     func scanDeadLetters<T>(
         limit: Int? = nil, idle: Duration, patience: Duration = .seconds(30), confirms: Bool = false,
         progress: (@Sendable (DeadLetterScanProgress) -> Void)? = nil,
@@ -71,7 +72,9 @@ extension GreenroomClient {
                 try await channel.setPrefetch(UInt16(chunk))
                 let consumer = try await channel.consume(queue: Topology.deadQueue)
                 let watch = IdleWatch(consumer: consumer, idle: idle, patience: patience) {
-                    ((try? await inspector.inspectQueue(Topology.deadQueue).messageCount) ?? 0) > 0
+                    // Ready letters come to this scan unless another consumer takes them.
+                    guard let queue = try? await inspector.inspectQueue(Topology.deadQueue) else { return false }
+                    return queue.messageCount > 0 && queue.consumerCount <= 1
                 }
                 defer { watch.stop() }
                 var received = 0
@@ -113,10 +116,11 @@ extension GreenroomClient {
 }
 
 /// Cancels a scan's consumer once it has waited `idle` for a delivery (not
-/// counting time spent on a batch) and `lettersWaiting` says none is ready
-/// in the queue: the letters not seen are then with another client. While
-/// letters are ready but slow to come (RabbitMQ pauses deliveries while it
-/// writes many acks of persistent letters), it waits on, up to `patience`.
+/// counting time spent on a batch) and `lettersWaiting` says no letter is
+/// coming: none is ready, or another consumer may take them. While letters
+/// are ready for this scan alone but slow to come (RabbitMQ pauses
+/// deliveries while it writes many acks of persistent letters), it waits
+/// on, up to `patience`.
 private final class IdleWatch: Sendable {
     private struct State {
         var busy = false
