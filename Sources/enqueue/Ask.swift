@@ -13,6 +13,7 @@ struct Ask: AsyncParsableCommand {
     @Argument(help: "Message kind.") var kind: String
     @Argument(help: "JSON payload (default {}).") var payload: String = "{}"
     @Option(help: "Seconds to wait for the reply.") var timeout: Double = 10
+    @Flag(help: #"Print {"kind": the reply's kind, "reply": its payload}."#) var json = false
 
     func validate() throws {
         _ = try parseAddress(address)
@@ -23,7 +24,14 @@ struct Ask: AsyncParsableCommand {
         let reply = try await withClient(servers) { client in
             try await client.ask(try parseAddress(address), kind: kind, payload: Array(payload.utf8), timeout: seconds(timeout))
         }
-        print(reply.text)
+        print(json ? try replyJSON(reply) : reply.text)
+    }
+
+    /// The reply's payload goes in as it is when it is JSON, else as a string.
+    private func replyJSON(_ reply: GreenroomClient.Reply) throws -> String {
+        let payload = (try? JSONSerialization.jsonObject(with: Data(reply.payload), options: [.fragmentsAllowed])) ?? reply.text
+        let object: [String: Any] = ["kind": reply.kind, "reply": payload]
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 }
 
@@ -59,13 +67,22 @@ struct Stop: AsyncParsableCommand {
     @OptionGroup var servers: ServerOptions
     @Argument(help: "Address, TYPE/ID.") var address: String
     @Option(help: "Seconds to wait for the worker to confirm.") var timeout: Double = 10
+    @Flag(help: #"Print {"stopped": address, "children": how many live children it passed the stop on to}."#) var json = false
 
     func validate() throws { _ = try parseAddress(address) }
 
     func run() async throws {
         let target = try parseAddress(address)
-        try await withClient(servers) { client in try await client.stop(target, timeout: seconds(timeout)) }
-        print("stopped \(target)")
+        let children = try await withClient(servers) { client in
+            let children = try await client.children(of: target)
+            try await client.stop(target, timeout: seconds(timeout))
+            return children.count
+        }
+        if json {
+            print(#"{"children":\#(children),"stopped":"\#(target)"}"#)
+        } else {
+            print("stopped \(target)" + (children == 0 ? "" : "; its \(children) live child\(children == 1 ? "" : "ren") stop in turn"))
+        }
     }
 }
 

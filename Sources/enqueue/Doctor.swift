@@ -17,6 +17,7 @@ struct Doctor: AsyncParsableCommand {
 
     @Option(help: "How many messages (and Redis commands) to send.")
     var messages: Int = 10_000
+    @Flag(help: "Print the measurements as one JSON object instead of lines.") var json = false
 
     func validate() throws {
         guard (1...1_000_000).contains(messages) else {
@@ -27,20 +28,23 @@ struct Doctor: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "greenroom.enqueue")
         logger.logLevel = servers.logLevel
-        let report = Report()
+        let report = Report(quiet: json)
         // Both URLs are read before anything is sent, so a typo fails at once.
         let amqp = try AMQPConfiguration(url: servers.amqpURL)
         let redis = try RedisConfiguration(url: servers.redisURL)
-        try await checkRabbitMQ(amqp, report: report, logger: logger)
-        try await checkRedis(redis, report: report, logger: logger)
+        var findings = DoctorFindings(messages: messages)
+        findings.rabbitMQ = try await checkRabbitMQ(amqp, report: report, logger: logger)
+        findings.redis = try await checkRedis(redis, report: report, logger: logger)
         report.line("all good: RabbitMQ and Redis both answer, store and return what they were given")
+        if json { print(try jsonText(findings)) }
     }
 
-    private func checkRabbitMQ(_ configuration: AMQPConfiguration, report: Report, logger: Logger) async throws {
+    private func checkRabbitMQ(_ configuration: AMQPConfiguration, report: Report, logger: Logger) async throws -> DoctorFindings.RabbitMQ {
         let clock = ContinuousClock()
         let start = clock.now
         let connection = try await AMQPConnection.connect(configuration, logger: logger)
-        report.line("RabbitMQ  \(configuration.endpoint) vhost \(configuration.virtualHost): connected in \(Report.format(clock.now - start))")
+        let connected = clock.now - start
+        report.line("RabbitMQ  \(configuration.endpoint) vhost \(configuration.virtualHost): connected in \(Report.format(connected))")
         defer { Task { await connection.close() } }
 
         let channel = try await connection.openChannel()
@@ -85,13 +89,16 @@ struct Doctor: AsyncParsableCommand {
         report.line("  consumed and acked all \(count), each intact, in \(Report.format(consumed)) (\(Report.rate(count, consumed)))")
         try await consumer.cancel()
         try await channel.deleteQueue(queue)
+        return .init(endpoint: "\(configuration.endpoint)", virtualHost: configuration.virtualHost, connectSeconds: connected.seconds,
+                     publishSeconds: published.seconds, consumeSeconds: consumed.seconds)
     }
 
-    private func checkRedis(_ configuration: RedisConfiguration, report: Report, logger: Logger) async throws {
+    private func checkRedis(_ configuration: RedisConfiguration, report: Report, logger: Logger) async throws -> DoctorFindings.Redis {
         let clock = ContinuousClock()
         let start = clock.now
         let redis = try await RedisClient.connect(configuration, logger: logger)
-        report.line("Redis     \(configuration.endpoint) db \(configuration.database): connected in \(Report.format(clock.now - start))")
+        let connected = clock.now - start
+        report.line("Redis     \(configuration.endpoint) db \(configuration.database): connected in \(Report.format(connected))")
         defer { Task { await redis.close() } }
 
         var generator = SystemRandomNumberGenerator()
@@ -126,14 +133,55 @@ struct Doctor: AsyncParsableCommand {
         }
         report.line("  binary values round-trip; Lua scripts run by SHA (\(script.sha1.prefix(12))…)")
         try await redis.send("DEL", key, key + ":bin")
+        var findings = DoctorFindings.Redis(endpoint: "\(configuration.endpoint)", database: configuration.database,
+                                            connectSeconds: connected.seconds, incrementSeconds: elapsed.seconds)
         if let persistence = try await RedisPersistence.read(from: redis) {
+            findings.persistence = .init(appendOnly: persistence.appendOnly, appendFsync: persistence.appendFsync, save: persistence.save,
+                                         warning: persistence.shortfall)
             report.line("  persistence: appendonly \(persistence.appendOnly ? "yes" : "no"), appendfsync \(persistence.appendFsync), "
                 + "save '\(persistence.save)'")
             if let shortfall = persistence.shortfall { report.line("  WARNING: \(shortfall) (docs/RELIABILITY.md)") }
         } else {
             report.line("  persistence: not known (Redis refused CONFIG GET); make sure it keeps an append-only file")
         }
+        return findings
     }
+}
+
+/// What `enqueue doctor --json` prints: durations in seconds.
+struct DoctorFindings: Encodable {
+    struct RabbitMQ: Encodable {
+        var endpoint: String
+        var virtualHost: String
+        var connectSeconds: Double
+        /// Publishing every message, each confirmed.
+        var publishSeconds: Double
+        /// Consuming, checking and acking every message.
+        var consumeSeconds: Double
+    }
+
+    struct Redis: Encodable {
+        struct Persistence: Encodable {
+            var appendOnly: Bool
+            var appendFsync: String
+            var save: String
+            /// What falls short of durable, if anything.
+            var warning: String?
+        }
+
+        var endpoint: String
+        var database: Int
+        var connectSeconds: Double
+        /// The pipelined INCRs, one per message.
+        var incrementSeconds: Double
+        /// Nil when Redis refused CONFIG GET.
+        var persistence: Persistence?
+    }
+
+    var messages: Int
+    var rabbitMQ: RabbitMQ?
+    var redis: Redis?
+    var ok = true
 }
 
 struct DoctorProblem: Error, CustomStringConvertible {

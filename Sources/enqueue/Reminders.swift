@@ -47,6 +47,7 @@ struct Reminders: AsyncParsableCommand {
         @Argument(help: "Address, TYPE/ID.") var address: String
         @Argument(help: "The reminder's name.") var name: String
         @Option(help: "Seconds to wait for the actor to answer.") var timeout: Double = 10
+        @Flag(help: #"Print {"cancelled": true|false}."#) var json = false
 
         func validate() throws {
             _ = try parseAddress(address)
@@ -58,6 +59,7 @@ struct Reminders: AsyncParsableCommand {
             let cancelled = try await withClient(servers) { client in
                 try await client.cancelReminder(name, of: target, timeout: seconds(timeout))
             }
+            if json { return print(#"{"cancelled":\#(cancelled)}"#) }
             print(cancelled ? "cancelled reminder '\(name)' of \(target)" : "\(target) has no reminder '\(name)'; nothing to cancel")
         }
     }

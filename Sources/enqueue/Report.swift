@@ -2,9 +2,17 @@
 import Glibc
 #endif
 
-/// Human-readable output on stdout, flushed line by line.
+/// Human-readable output on stdout, flushed line by line; nothing when
+/// `quiet` (a command printing JSON instead).
 final class Report: Sendable {
+    private let quiet: Bool
+
+    init(quiet: Bool = false) {
+        self.quiet = quiet
+    }
+
     func line(_ text: String) {
+        guard !quiet else { return }
         print(text)
         fflush(nil)
     }

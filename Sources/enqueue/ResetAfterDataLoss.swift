@@ -21,6 +21,7 @@ struct ResetAfterDataLoss: AsyncParsableCommand {
     @Argument(help: "The actor type whose data was lost.") var type: String
     @Option(help: "The type's partition count (the workers' --partitions).") var partitions: Int
     @Option(name: .customLong("confirm-data-loss"), help: "The type's name again, to confirm.") var confirmation: String
+    @Flag(help: #"Print {"type": the type, "marked": partitions marked}."#) var json = false
 
     func validate() throws {
         guard confirmation == type else {
@@ -32,6 +33,10 @@ struct ResetAfterDataLoss: AsyncParsableCommand {
     func run() async throws {
         let marked = try await withClient(servers) { client in
             try await client.resetAfterDataLoss(type: type, partitions: partitions)
+        }
+        if json {
+            struct Reset: Encodable { var type: String, marked: Int }
+            return print(try jsonText(Reset(type: type, marked: marked.count)))
         }
         if marked.isEmpty {
             print("\(type): every partition already carries the incarnation marker; nothing to reset")

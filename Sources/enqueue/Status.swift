@@ -9,13 +9,19 @@ struct Status: AsyncParsableCommand {
 
     @OptionGroup var servers: ServerOptions
     @Option(help: "Show partitions of this type only.") var type: String?
-    @Option(name: .customLong("lease-ttl"), help: "The workers' lease TTL in seconds (how long a silent worker counts as live).")
-    var leaseTTL: Double = 6
+    @Option(name: .customLong("lease-ttl"),
+            help: "How long a silent worker counts as live, in seconds (default: the lease TTL the workers wrote to Redis).")
+    var leaseTTL: Double?
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let leaseTTL, !(leaseTTL > 0) { throw ValidationError("--lease-ttl must be positive, not \(leaseTTL)") }
+    }
 
     func run() async throws {
         var status = try await withClient(servers) { client in
-            try await client.status(leaseMilliseconds: Int(leaseTTL * 1_000))
+            // Only the type's partitions are inspected (each costs a round trip to both servers).
+            try await client.status(leaseMilliseconds: leaseTTL.map { Int($0 * 1_000) }, types: type.map { [$0] })
         }
         if let type { status.partitions = status.partitions.filter { $0.type == type } }
         if json {
@@ -25,7 +31,8 @@ struct Status: AsyncParsableCommand {
             return
         }
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
-        print("workers: \(status.workers.count) live")
+        print("workers: \(status.workers.count) live (lease TTL \(Report.format(.milliseconds(status.leaseMilliseconds)))"
+            + (leaseTTL == nil ? ")" : ", from --lease-ttl)"))
         for worker in status.workers {
             let seen = worker.info.lastSeenMilliseconds.map { "\(max(0, now - $0)) ms ago" } ?? "?"
             print("  \(worker.info.id)  host \(worker.info.host) pid \(worker.info.pid)  partitions \(worker.partitions)  "

@@ -1,6 +1,5 @@
 import Broker
 import Foundation
-import Synchronization
 
 /// A message in `greenroom.dead`, with why it died.
 public struct DeadLetter: Sendable, Codable {
@@ -17,112 +16,89 @@ public struct DeadLetter: Sendable, Codable {
 
 extension GreenroomClient {
     /// Reads up to `limit` dead letters without removing them (they go back
-    /// to the queue, in order, when the browsing channel closes).
+    /// to the queue, in order, when the browsing channel closes). Stops early
+    /// when no letter arrived for `timeout`.
     public func deadLetters(limit: Int = 100, timeout: Duration = .seconds(5)) async throws -> [DeadLetter] {
-        try await withDeadLetters(limit: limit, timeout: timeout) { _, deliveries in
-            deliveries.map(Self.describe)
-        }
+        var letters: [DeadLetter] = []
+        return try await scanDeadLetters(limit: limit, idle: timeout) { _, batch in
+            letters += batch.map(Self.describe)
+            return .next
+        } finish: { _ in letters }
     }
 
-    /// Sends up to `limit` dead letters back to their actors (death headers
-    /// removed, same message id) and removes them from the dead-letter queue.
-    /// Messages that never had a valid target are left where they are.
-    /// Returns how many were replayed.
-    /// Only those matching `predicate` (all by default) are replayed.
+    /// Sends dead letters back to their actors (death headers removed, same
+    /// message id) and removes them from the dead-letter queue, among the
+    /// first `limit`. Only those matching `predicate` (all by default) are
+    /// replayed; messages that never had a valid target are left where they
+    /// are. Returns how many were replayed.
     public func replayDeadLetters(limit: Int = 100, timeout: Duration = .seconds(5),
-                                  matching predicate: @Sendable (DeadLetter) -> Bool = { _ in true }) async throws -> Int {
-        try await withDeadLetters(limit: limit, timeout: timeout, confirms: true) { channel, deliveries in
-            try await replay(deliveries.filter { predicate(Self.describe($0)) }, on: channel)
-        }
+                                  matching predicate: (DeadLetter) -> Bool = { _ in true }) async throws -> Int {
+        try await replayDeadLetters(lookingAt: limit, idle: timeout, upTo: .max, progress: nil, matching: predicate)
     }
 
-    private func replay(_ deliveries: [AMQPDelivery], on channel: AMQPChannel) async throws -> Int {
+    /// Replays up to `count` letters matching `predicate` among the first
+    /// `limit` (all when nil). Each letter is acked only after RabbitMQ
+    /// confirmed its copy: an interrupted replay leaves every letter it did
+    /// not replay in the queue (and one replayed but not yet acked is
+    /// replayed again later, under the same message id, which its actor
+    /// dedupes).
+    func replayDeadLetters(lookingAt limit: Int?, idle: Duration, upTo count: Int,
+                           progress: (@Sendable (DeadLetterScanProgress) -> Void)?,
+                           matching predicate: (DeadLetter) -> Bool) async throws -> Int {
+        guard count > 0 else { return 0 }
         var replayed = 0
-        for delivery in deliveries {
-            guard let to = delivery.properties.headers[WireFormat.toHeader]?.stringValue,
-                  let target = try? ActorAddress(parsing: to),
-                  let partition = try? await store.partition(of: target) else { continue }
-            var message = AMQPMessage(body: delivery.body, properties: delivery.properties)
-            for header in [WireFormat.errorHeader, WireFormat.attemptsHeader, WireFormat.workerHeader, WireFormat.deadAtHeader,
-                           WireFormat.actorHeader, WireFormat.originalRoutingKeyHeader, "x-death", "x-first-death-exchange",
-                           "x-first-death-queue", "x-first-death-reason"] {
-                message.properties.headers[header] = nil
+        return try await scanDeadLetters(limit: limit, idle: idle, confirms: true, progress: progress) { channel, batch in
+            var picked: [(tag: UInt64, publication: AMQPPublication)] = []
+            for delivery in batch where replayed + picked.count < count && predicate(Self.describe(delivery)) {
+                if let publication = try await replayPublication(of: delivery) { picked.append((delivery.deliveryTag, publication)) }
             }
-            try await channel.publish(message, exchange: Topology.actorsExchange,
-                                      routingKey: partition.routingKey, mandatory: true)
-            try await channel.ack(delivery.deliveryTag)
-            replayed += 1
+            let results = try await channel.publish(picked.map(\.publication))
+            let confirmed = zip(picked, results).compactMap { pick, result in (try? result.get()).map { pick.tag } }
+            channel.acknowledgeWithoutWaiting(confirmed.map { .ack($0, multiple: false) })
+            replayed += confirmed.count
+            return replayed >= count ? .stop : .next
+        } finish: { _ in replayed }
+    }
+
+    /// The letter as it goes back to its actor's partition; nil when it has
+    /// no valid target or the target's type is unknown.
+    private func replayPublication(of delivery: AMQPDelivery) async throws -> AMQPPublication? {
+        guard let to = delivery.properties.headers[WireFormat.toHeader]?.stringValue,
+              let target = try? ActorAddress(parsing: to),
+              let partition = try? await store.partition(of: target) else { return nil }
+        var message = AMQPMessage(body: delivery.body, properties: delivery.properties)
+        for header in [WireFormat.errorHeader, WireFormat.attemptsHeader, WireFormat.workerHeader, WireFormat.deadAtHeader,
+                       WireFormat.actorHeader, WireFormat.originalRoutingKeyHeader, "x-death", "x-first-death-exchange",
+                       "x-first-death-queue", "x-first-death-reason"] {
+            message.properties.headers[header] = nil
         }
-        return replayed
+        return AMQPPublication(message, exchange: Topology.actorsExchange, routingKey: partition.routingKey, mandatory: true)
     }
 
     /// Removes and returns the dead letters (among the first `limit`) that
-    /// match `predicate`; the others stay in the queue.
+    /// match `predicate`; the others stay in the queue. Stops early when no
+    /// letter arrived for `timeout`.
     public func takeDeadLetters(limit: Int = 1_000, timeout: Duration = .seconds(5),
-                                matching predicate: @Sendable (DeadLetter) -> Bool) async throws -> [DeadLetter] {
-        try await withDeadLetters(limit: limit, timeout: timeout) { channel, deliveries in
-            var taken: [DeadLetter] = []
-            for delivery in deliveries {
+                                matching predicate: (DeadLetter) -> Bool) async throws -> [DeadLetter] {
+        var taken: [DeadLetter] = []
+        return try await scanDeadLetters(limit: limit, idle: timeout) { channel, batch in
+            var tags: [AMQPChannel.Acknowledgement] = []
+            for delivery in batch {
                 let letter = Self.describe(delivery)
-                if predicate(letter) {
-                    try await channel.ack(delivery.deliveryTag)
-                    taken.append(letter)
-                }
+                guard predicate(letter) else { continue }
+                tags.append(.ack(delivery.deliveryTag, multiple: false))
+                taken.append(letter)
             }
-            return taken
-        }
+            channel.acknowledgeWithoutWaiting(tags)
+            return .next
+        } finish: { _ in taken }
     }
-    /// Deletes every dead letter; returns how many there were.
+
+    /// Deletes every dead letter ready in the queue; returns how many there were.
     public func purgeDeadLetters() async throws -> Int {
         let channel = try await amqp.openChannel()
         defer { Task { try? await channel.close() } }
         return Int(try await channel.purgeQueue(Topology.deadQueue))
-    }
-
-    /// Opens a channel, takes up to `limit` dead letters (waiting at most
-    /// `timeout`), hands them to `body` to ack or leave, then closes the
-    /// channel: whatever `body` did not ack goes back to the queue, in order.
-    private func withDeadLetters<T>(
-        limit: Int, timeout: Duration, confirms: Bool = false,
-        _ body: (AMQPChannel, [AMQPDelivery]) async throws -> T
-    ) async throws -> T {
-        let channel = try await amqp.openChannel()
-        do {
-            if confirms { try await channel.enableConfirms() }
-            let available = Int(try await channel.inspectQueue(Topology.deadQueue).messageCount)
-            let wanted = min(limit, available)
-            var deliveries: [AMQPDelivery] = []
-            if wanted > 0 {
-                try await channel.setPrefetch(UInt16(clamping: wanted))
-                let consumer = try await channel.consume(queue: Topology.deadQueue)
-                try await Self.collect(wanted, from: consumer, timeout: timeout) { deliveries.append($0) }
-            }
-            let result = try await body(channel, deliveries)
-            try await channel.close()
-            return result
-        } catch {
-            try? await channel.close()
-            throw error
-        }
-    }
-
-    /// Takes up to `count` deliveries, giving up after `timeout` (messages may
-    /// be taken by someone else meanwhile).
-    private static func collect(_ count: Int, from consumer: AMQPConsumer, timeout: Duration,
-                                _ body: (AMQPDelivery) throws -> Void) async throws {
-        let collected = Mutex<[AMQPDelivery]>([])
-        let reader = Task {
-            for try await delivery in consumer {
-                if collected.withLock({ $0.append(delivery); return $0.count }) >= count { break }
-            }
-        }
-        let timer = Task {
-            try await Task.sleep(for: timeout)
-            try? await consumer.cancel()
-        }
-        _ = await reader.result
-        timer.cancel()
-        for delivery in collected.withLock({ $0 }) { try body(delivery) }
     }
 
     static func describe(_ delivery: AMQPDelivery) -> DeadLetter {

@@ -27,15 +27,20 @@ public struct FleetStatus: Codable, Sendable {
     /// Types live workers host but Redis has no record of: their data was
     /// lost, and workers do not consume them (docs/RELIABILITY.md).
     public var typesWithoutData: [String] = []
+    /// The lease TTL live workers were judged by, in milliseconds: the one the
+    /// workers wrote with their heartbeats, unless the caller gave one.
+    public var leaseMilliseconds: Int = 0
 }
 
 extension GreenroomClient {
-    /// Reads the fleet's state from Redis and RabbitMQ. `leaseMilliseconds` is
-    /// how long a silent worker still counts as live (the workers' lease TTL).
+    /// Reads the fleet's state from Redis and RabbitMQ. A worker silent longer
+    /// than the lease TTL the workers wrote (`gr:{members}:lease-ms`, written
+    /// with every heartbeat) no longer counts as live; `leaseMilliseconds`
+    /// overrides that TTL.
     /// With `types`, only their partitions are inspected (each partition costs
     /// a Redis and a RabbitMQ round trip).
-    public func status(leaseMilliseconds: Int = 6_000, types only: Set<String>? = nil) async throws -> FleetStatus {
-        let members = try await Membership(redis: redis).live(ttlMilliseconds: leaseMilliseconds)
+    public func status(leaseMilliseconds: Int? = nil, types only: Set<String>? = nil) async throws -> FleetStatus {
+        let (lease, members) = try await Membership(redis: redis).live(ttlMilliseconds: leaseMilliseconds)
         let types = try await redis.send("HGETALL", RedisLayout.types).array ?? []
         let leases = Leases(redis: redis)
         var channel = try await amqp.openChannel()
@@ -62,6 +67,7 @@ extension GreenroomClient {
             FleetStatus.Worker(info: member, partitions: partitions.filter { $0.owner == member.id }.count)
         }
         var status = FleetStatus(workers: workers, partitions: partitions.sorted { ($0.type, $0.partition) < ($1.type, $1.partition) }, deadLetters: dead)
+        status.leaseMilliseconds = lease
         status.incarnation = try await incarnation()
         // Every type Redis has a record of, inspected or not (`only`).
         let declared = Set(stride(from: 0, to: types.count - 1, by: 2).compactMap { types[$0].string })

@@ -45,22 +45,37 @@ struct Membership: Sendable {
     static let members = "gr:{members}"
     static let info = "gr:{members}:info"
 
-    /// Records a heartbeat, forgets members silent past `ttlMilliseconds`, and
-    /// returns the live members. One round trip.
+    /// The lease TTL the workers last wrote, in milliseconds (`enqueue status`
+    /// reads it, so no flag has to match the workers').
+    static let leaseMilliseconds = "gr:{members}:lease-ms"
+    /// The TTL assumed when no worker ever wrote one (the workers' default).
+    static let defaultLeaseMilliseconds = 6_000
+
+    /// Records a heartbeat (and the worker's lease TTL), forgets members
+    /// silent past the TTL, and returns the TTL used and the live members.
+    /// A reader (no member) forgets nobody: it only leaves out the silent,
+    /// so a reader's shorter TTL cannot drop a live worker's record.
+    /// Without a member (ARGV[1] empty) and without a TTL (ARGV[3] empty),
+    /// the TTL is the one the workers wrote, else ARGV[4]. One round trip.
     static let heartbeatScript = RedisScript("""
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local ttl = tonumber(ARGV[3])
         if ARGV[1] ~= '' then
             redis.call('ZADD', KEYS[1], now, ARGV[1])
             redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+            redis.call('SET', KEYS[3], ARGV[3])
         end
-        local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
-        for _, id in ipairs(dead) do
-            redis.call('ZREM', KEYS[1], id)
-            redis.call('HDEL', KEYS[2], id)
+        if not ttl then ttl = tonumber(redis.call('GET', KEYS[3])) or tonumber(ARGV[4]) end
+        if ARGV[1] ~= '' then
+            local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+            for _, id in ipairs(dead) do
+                redis.call('ZREM', KEYS[1], id)
+                redis.call('HDEL', KEYS[2], id)
+            end
         end
-        local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-        local out = {}
+        local live = redis.call('ZRANGEBYSCORE', KEYS[1], now - ttl, '+inf', 'WITHSCORES')
+        local out = {ttl}
         for i = 1, #live, 2 do
             out[#out + 1] = live[i + 1]
             out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or ''
@@ -68,23 +83,29 @@ struct Membership: Sendable {
         return out
         """)
 
-    func heartbeat(_ me: MemberInfo?, ttlMilliseconds: Int) async throws -> [MemberInfo] {
+    func heartbeat(_ me: MemberInfo, ttlMilliseconds: Int) async throws -> [MemberInfo] {
+        try await run(me, ttlMilliseconds: ttlMilliseconds).members
+    }
+
+    /// The live members, without heartbeating (for `enqueue status`), by the
+    /// lease TTL the workers wrote unless `ttlMilliseconds` overrides it.
+    func live(ttlMilliseconds: Int? = nil) async throws -> (ttlMilliseconds: Int, members: [MemberInfo]) {
+        try await run(nil, ttlMilliseconds: ttlMilliseconds)
+    }
+
+    private func run(_ me: MemberInfo?, ttlMilliseconds: Int?) async throws -> (ttlMilliseconds: Int, members: [MemberInfo]) {
         let info = try me.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) } ?? ""
-        let reply = try await redis.run(Self.heartbeatScript, keys: [Self.members, Self.info],
-                                        arguments: [me?.id ?? "", info, ttlMilliseconds])
+        let reply = try await redis.run(Self.heartbeatScript, keys: [Self.members, Self.info, Self.leaseMilliseconds],
+                                        arguments: [me?.id ?? "", info, ttlMilliseconds.map(String.init) ?? "",
+                                                    Self.defaultLeaseMilliseconds])
         let parts = reply.array ?? []
         var live: [MemberInfo] = []
-        for index in stride(from: 0, to: parts.count - 1, by: 2) {
+        for index in stride(from: 1, to: parts.count - 1, by: 2) {
             guard let bytes = parts[index + 1].bytes, var member = try? JSONDecoder().decode(MemberInfo.self, from: Data(bytes)) else { continue }
             member.lastSeenMilliseconds = parts[index].integer
             live.append(member)
         }
-        return live
-    }
-
-    /// The live members, without heartbeating (for `enqueue status`).
-    func live(ttlMilliseconds: Int) async throws -> [MemberInfo] {
-        try await heartbeat(nil, ttlMilliseconds: ttlMilliseconds)
+        return (Int(parts.first?.integer ?? Int64(Self.defaultLeaseMilliseconds)), live)
     }
 
     func leave(_ id: String) async throws {
