@@ -72,6 +72,7 @@ let package = Package(
                 "Broker",
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(

@@ -83,6 +83,8 @@ final class Delivered: Sendable {
     /// The park this message was released from (`x-greenroom-release`), if any.
     let release: String?
     private let failures: Atomic<Int>
+    /// Its turn's span while the turn is undecided (`TurnTracing`; nil without a tracer).
+    let trace = Mutex<TurnTrace?>(nil)
 
     init(envelope: Envelope, delivery: AMQPDelivery, run: PartitionRun) {
         self.envelope = envelope
