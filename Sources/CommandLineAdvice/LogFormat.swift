@@ -63,7 +63,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// The line for `event` at `time`, newline included.
-    func line(_ event: LogEvent, at time: Date) -> String {
+    package func line(_ event: LogEvent, at time: Date) -> String {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let given = event.metadata { fields.merge(given) { _, new in new } }

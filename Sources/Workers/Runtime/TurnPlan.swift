@@ -141,6 +141,7 @@ extension TurnPipeline {
     /// (all of them, or up to a stop, a refusal or a turn to retry).
     private func runSequence(_ items: [Delivered], type: HostedType, into plan: inout TurnPlan) async throws -> Int {
         let address = items[0].actor
+        for item in items { tracing.begin(item) }
         let contexts = items.map {
             TurnContext(address: address, parent: plan.record.parent, message: $0.envelope.message, directory: store,
                         serviceContext: tracing.context(of: $0))
