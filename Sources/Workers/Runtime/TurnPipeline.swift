@@ -206,6 +206,7 @@ final class TurnPipeline: Sendable {
             tracing.end(refusal.item, .deadLettered, failure: refusal.reason)
         }
         tracing.end(plan.refused.lazy.filter(\.silent).map(\.item), .ignored)
+        tracing.end(plan.stored, .held)
         settle(plan.settled + plan.stored)
     }
 

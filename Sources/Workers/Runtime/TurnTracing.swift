@@ -29,6 +29,8 @@ struct TurnTracing: Sendable {
         case requeued
         /// A firing of a timer or reminder cancelled or set again: acked without running.
         case ignored
+        /// Stored behind its parked actor: it runs later, published again (a new span then).
+        case held
     }
 
     /// Starts the span of `item`'s turn, unless it has one: a turn planned
