@@ -25,7 +25,7 @@ struct TraceOptions: ParsableArguments {
     /// The headers the message carries: the given trace, a new one (printed
     /// first, so it is there even if the send fails), or none.
     func headers() throws -> TraceHeaders? {
-        if let traceparent { return TraceHeaders(try TraceParent(parsing: traceparent)) }
+        if let traceparent { return try TraceHeaders(parsing: traceparent) }
         guard trace else { return nil }
         let started = TraceParent.newTrace()
         FileHandle.standardError.write(Data("traceparent: \(started)\n".utf8))

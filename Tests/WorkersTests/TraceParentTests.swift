@@ -14,6 +14,8 @@ struct TraceParentTests {
         #expect(parsed.isSampled)
         #expect(parsed.description == Self.valid)
         #expect(try !TraceParent(parsing: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").isSampled)
+        #expect(try TraceHeaders(parsing: Self.valid, tracestate: "k=v") == TraceHeaders(traceparent: Self.valid, tracestate: "k=v"))
+        #expect(throws: MalformedTraceParent.self) { try TraceHeaders(parsing: "00-00") }
     }
 
     @Test("malformed values are refused, naming the format", arguments: [

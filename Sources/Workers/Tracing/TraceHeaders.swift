@@ -15,6 +15,13 @@ public struct TraceHeaders: Sendable, Hashable, Codable {
         self.init(traceparent: traceparent.description, tracestate: tracestate)
     }
 
+    /// Headers that continue the trace of a `traceparent` value given as
+    /// text; throws `MalformedTraceParent`, naming the format, for one that
+    /// is not W3C's.
+    public init(parsing traceparent: String, tracestate: String? = nil) throws {
+        self.init(try TraceParent(parsing: traceparent), tracestate: tracestate)
+    }
+
     package init(traceparent: String, tracestate: String?) {
         self.traceparent = traceparent
         self.tracestate = tracestate
