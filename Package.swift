@@ -72,6 +72,7 @@ let package = Package(
                 "Broker",
                 "Workers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -124,6 +125,8 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [
             "Broker", "Workers", "CommandLineAdvice", "GreenroomTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )

@@ -105,6 +105,9 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (GREENROOM_LOG_LEVEL).")
     var logLevel: String = env("GREENROOM_LOG_LEVEL") ?? "info"
 
+    @Option(name: .customLong("log-format"), help: "text, or json: one object per line (GREENROOM_LOG_FORMAT).")
+    var logFormat: String = env(LogFormat.environmentVariable) ?? "text"
+
     /// Settings read from the environment must parse like their flags do:
     /// a typo must not silently mean the default.
     static let wholeNumberEnvironment = ["GREENROOM_CONCURRENCY", "GREENROOM_PREFETCH", "GREENROOM_PARTITIONS", "GREENROOM_MAX_ACTIVATIONS",
@@ -129,6 +132,7 @@ public struct WorkerCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; not '\(logLevel)'")
         }
+        _ = try LogFormat(naming: logFormat, from: "--log-format (or \(LogFormat.environmentVariable))")
         for name in typeNames where Self.hosted[name] == nil {
             throw ValidationError("unknown actor type '\(name)'; this worker hosts \(Self.hosted.keys.sorted().joined(separator: ", "))")
         }
@@ -167,11 +171,8 @@ public struct WorkerCommand: AsyncParsableCommand {
         let duplicates = hosting.duplicateNames
         guard duplicates.isEmpty else { throw DuplicateHostedTypes(names: duplicates) }
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let format = LogFormat(rawValue: logFormat) ?? .text
+        LoggingSystem.bootstrap { label in format.handler(label: label, level: level) }
         let logger = Logger(label: "greenroom.worker")
         // Before the runtime: its metric handles are made when it is created.
         let metrics = try metricsPort.map { try MetricsEndpoint.start(host: metricsHost, port: $0, logger: logger) }

@@ -14,6 +14,7 @@ struct Ask: AsyncParsableCommand {
     @Argument(help: "JSON payload (default {}).") var payload: String = "{}"
     @Option(help: "Seconds to wait for the reply.") var timeout: Double = 10
     @Flag(help: #"Print {"kind": the reply's kind, "reply": its payload}."#) var json = false
+    @OptionGroup var tracing: TraceOptions
 
     func validate() throws {
         _ = try parseAddress(address)
@@ -21,8 +22,9 @@ struct Ask: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let trace = try tracing.headers()
         let reply = try await withClient(servers) { client in
-            try await client.ask(try parseAddress(address), kind: kind, payload: Array(payload.utf8), timeout: seconds(timeout))
+            try await client.ask(try parseAddress(address), kind: kind, payload: Array(payload.utf8), timeout: seconds(timeout), trace: trace)
         }
         print(json ? try replyJSON(reply) : reply.text)
     }
@@ -47,14 +49,16 @@ struct Spawn: AsyncParsableCommand {
     @Option(help: "Initial state as JSON.") var state: String?
     @Option(help: "Seconds to wait for the worker to confirm.") var timeout: Double = 10
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var tracing: TraceOptions
 
     func validate() throws {
         _ = try ActorAddress(type: type, id: id ?? "x")
     }
 
     func run() async throws {
+        let trace = try tracing.headers()
         let address = try await withClient(servers) { client in
-            try await client.spawn(type: type, id: id, state: state.map { Array($0.utf8) }, timeout: seconds(timeout))
+            try await client.spawn(type: type, id: id, state: state.map { Array($0.utf8) }, timeout: seconds(timeout), trace: trace)
         }
         print(json ? #"{"spawned":"\#(address)"}"# : address.description)
     }

@@ -7,9 +7,7 @@ extension ServerOptions {
     func client() async throws -> GreenroomClient {
         let amqp = try AMQPConfiguration(url: amqpURL)
         let redis = try RedisConfiguration(url: redisURL)
-        var logger = Logger(label: "greenroom.enqueue")
-        logger.logLevel = logLevel
-        return try await GreenroomClient.connect(amqp: amqp, redis: redis, logger: logger)
+        return try await GreenroomClient.connect(amqp: amqp, redis: redis, logger: logger())
     }
 }
 

@@ -26,8 +26,7 @@ struct Doctor: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "greenroom.enqueue")
-        logger.logLevel = servers.logLevel
+        let logger = servers.logger()
         let report = Report(quiet: json)
         // Both URLs are read before anything is sent, so a typo fails at once.
         let amqp = try AMQPConfiguration(url: servers.amqpURL)

@@ -31,6 +31,19 @@ struct ServerOptions: ParsableArguments {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .warning
+
+    @Option(name: .customLong("log-format"), help: "text, or json: one object per line (env GREENROOM_LOG_FORMAT).")
+    var logFormat: String = ProcessEnvironment.value(LogFormat.environmentVariable) ?? "text"
+
+    func validate() throws {
+        _ = try LogFormat(naming: logFormat, from: "--log-format (or \(LogFormat.environmentVariable))")
+    }
+
+    /// The logger of a subcommand, at `--log-level`, in `--log-format`.
+    func logger() -> Logger {
+        let format = LogFormat(rawValue: logFormat) ?? .text
+        return Logger(label: "greenroom.enqueue") { label in format.handler(label: label, level: logLevel) }
+    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -31,6 +31,7 @@ struct Send: AsyncParsableCommand {
     @Option(help: .init("Handle the message(s) at this time, ISO 8601 with a zone: 2026-12-01T10:00:00Z.", valueName: "time"))
     var at: String?
     @Flag(help: "Print a JSON summary.") var json = false
+    @OptionGroup var tracing: TraceOptions
 
     func validate() throws {
         if file == nil {
@@ -47,12 +48,13 @@ struct Send: AsyncParsableCommand {
 
     func run() async throws {
         let notBefore = try SendTime(delay: delay, at: at).notBefore()
+        let trace = try tracing.headers()
         let sent: Int = try await withClient(servers) { client in
             if let file {
-                return try await sendLines(from: file, notBefore: notBefore, client: client)
+                return try await sendLines(from: file, notBefore: notBefore, trace: trace, client: client)
             }
             try await client.send([.init(to: try parseAddress(address!), kind: kind!, payload: Array(payload.utf8), id: id, spawnIfMissing: spawn,
-                                         notBefore: notBefore)])
+                                         notBefore: notBefore, trace: trace)])
             return 1
         }
         let due = notBefore.map(DelayText.iso8601)
@@ -63,7 +65,7 @@ struct Send: AsyncParsableCommand {
         }
     }
 
-    private func sendLines(from path: String, notBefore: Date?, client: GreenroomClient) async throws -> Int {
+    private func sendLines(from path: String, notBefore: Date?, trace: TraceHeaders?, client: GreenroomClient) async throws -> Int {
         // A file is checked whole before anything is sent, so a bad line late
         // in it leaves nothing half-sent. Standard input cannot be read twice:
         // its lines go out as they are read, and an error says how many did.
@@ -85,7 +87,9 @@ struct Send: AsyncParsableCommand {
             lineNumber += 1
             if line.allSatisfy(\.isWhitespace) { continue }
             do {
-                batch.append(try Self.parseLine(line, number: lineNumber, spawn: spawn, notBefore: notBefore))
+                var message = try Self.parseLine(line, number: lineNumber, spawn: spawn, notBefore: notBefore)
+                message.trace = trace
+                batch.append(message)
             } catch {
                 throw BadInputLine(reason: "\(error)", sentBefore: sent)
             }
@@ -115,7 +119,7 @@ struct Send: AsyncParsableCommand {
         do { address = try ActorAddress(parsing: to) } catch { throw BadLine("line \(number): \(error)") }
         let payload = try JSONSerialization.data(withJSONObject: object["payload"] ?? [String: Any](), options: [.fragmentsAllowed])
         return .init(to: address, kind: kind, payload: Array(payload), id: object["id"] as? String,
-                     spawnIfMissing: spawn || (object["spawn"] as? Bool ?? false), notBefore: notBefore)
+                     spawnIfMissing: spawn || (object["spawn"] as? Bool ?? false), notBefore: notBefore, trace: nil)
     }
 }
 

@@ -59,15 +59,19 @@ public final class GreenroomClient: Sendable {
         /// the message until then (docs/TIME.md). Nil, or a time already
         /// past: handled at once. At most `Schedules.maximumDelay` ahead.
         public var notBefore: Date?
+        /// The trace the message continues (docs/OPERATIONS.md, "Tracing"):
+        /// by default the current span's (`TraceHeaders.current`), if any.
+        public var trace: TraceHeaders?
 
         public init(to: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false,
-                    notBefore: Date? = nil) {
+                    notBefore: Date? = nil, trace: TraceHeaders? = .current) {
             self.to = to
             self.kind = kind
             self.payload = payload
             self.id = id
             self.spawnIfMissing = spawnIfMissing
             self.notBefore = notBefore
+            self.trace = trace
         }
     }
 
@@ -86,7 +90,7 @@ public final class GreenroomClient: Sendable {
         for message in messages {
             let partition = try await store.partition(of: message.to)
             var amqpMessage = FleetPublisher.actorMessage(to: message.to, kind: message.kind, payload: message.payload, id: message.id ?? Self.newID(),
-                                                          from: nil, spawnIfMissing: message.spawnIfMissing)
+                                                          from: nil, spawnIfMissing: message.spawnIfMissing, trace: message.trace)
             if let notBefore = message.notBefore {
                 amqpMessage.properties.headers[WireFormat.notBeforeHeader] = .int64(Self.unixMilliseconds(notBefore))
             }
@@ -98,26 +102,27 @@ public final class GreenroomClient: Sendable {
         }
     }
 
-    /// Sends one message.
-    public func send(to address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false) async throws {
-        try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing)])
+    /// Sends one message (continuing `trace`: by default the current span's).
+    public func send(to address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false,
+                     trace: TraceHeaders? = .current) async throws {
+        try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing, trace: trace)])
     }
 
     /// Sends one message to be handled `delay` from now (at once for zero).
     /// Throws `InvalidSchedule`, sending nothing, for a negative delay or one
     /// over `Schedules.maximumDelay`.
     public func send(to address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false,
-                     after delay: Duration) async throws {
+                     after delay: Duration, trace: TraceHeaders? = .current) async throws {
         try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing,
-                                 notBefore: try Self.notBefore(after: delay))])
+                                 notBefore: try Self.notBefore(after: delay), trace: trace)])
     }
 
     /// Sends one message to be handled at `time` (at once if it is past).
     /// Throws `InvalidSchedule`, sending nothing, for a time that is not
     /// finite or is more than `Schedules.maximumDelay` ahead.
     public func send(to address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), id: String? = nil, spawnIfMissing: Bool = false,
-                     at time: Date) async throws {
-        try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing, notBefore: time)])
+                     at time: Date, trace: TraceHeaders? = .current) async throws {
+        try await send([Outgoing(to: address, kind: kind, payload: payload, id: id, spawnIfMissing: spawnIfMissing, notBefore: time, trace: trace)])
     }
 
     /// A reply: its kind (`reply`, `error`, …) and JSON payload.
@@ -129,14 +134,15 @@ public final class GreenroomClient: Sendable {
 
     /// Sends a message and waits for the actor's reply. A message the worker
     /// refused (unknown actor, bad payload, …) comes back as an `AskFailed`
-    /// carrying the reason.
-    public func ask(_ address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), timeout: Duration = .seconds(10)) async throws -> Reply {
+    /// carrying the reason. The message continues `trace` (by default the current span's).
+    public func ask(_ address: ActorAddress, kind: String, payload: [UInt8] = Array("{}".utf8), timeout: Duration = .seconds(10),
+                    trace: TraceHeaders? = .current) async throws -> Reply {
         try Self.checkJSON(payload, kind: kind)
         let partition = try await store.partition(of: address)
         let correlationID = Self.newID()
         let message = FleetPublisher.actorMessage(
             to: address, kind: kind, payload: payload, id: Self.newID(), from: nil,
-            replyTo: AMQPChannel.directReplyTo, correlationID: correlationID)
+            replyTo: AMQPChannel.directReplyTo, correlationID: correlationID, trace: trace)
         let delivery = try await replies.request(
             AMQPPublication(message, exchange: Topology.actorsExchange, routingKey: partition.routingKey, mandatory: true),
             correlationID: correlationID, timeout: timeout, target: address)
@@ -151,13 +157,15 @@ public final class GreenroomClient: Sendable {
     // MARK: - Lifecycle
 
     /// Spawns an actor with an initial state (JSON), or the type's initial
-    /// state when nil; returns once the owning worker created it.
+    /// state when nil; returns once the owning worker created it. The spawn
+    /// continues `trace` (by default the current span's).
     @discardableResult
-    public func spawn(type: String, id: String? = nil, state: [UInt8]? = nil, timeout: Duration = .seconds(10)) async throws -> ActorAddress {
+    public func spawn(type: String, id: String? = nil, state: [UInt8]? = nil, timeout: Duration = .seconds(10),
+                      trace: TraceHeaders? = .current) async throws -> ActorAddress {
         let address = try ActorAddress(type: type, id: id ?? Self.newID())
         if let state { try Self.checkJSON(state, kind: "spawn state") }
         let request = SpawnRequest(state: state.map(JSONValue.init(raw:)), parent: nil)
-        _ = try await ask(address, kind: WireFormat.SystemKind.spawn, payload: try TurnContext.encode(request), timeout: timeout)
+        _ = try await ask(address, kind: WireFormat.SystemKind.spawn, payload: try TurnContext.encode(request), timeout: timeout, trace: trace)
         return address
     }
 

@@ -17,6 +17,8 @@ package struct OutgoingMessage: Codable, Sendable, Equatable {
     package var from: ActorAddress?
     /// Asks the receiving worker to create the target if it does not exist.
     package var spawnIfMissing: Bool = false
+    /// The trace it continues: its turn's span, or the turn's incoming trace passed on.
+    package var trace: TraceHeaders? = nil
 }
 
 /// Everything a turn does besides changing its own state.
@@ -38,4 +40,18 @@ package enum ScheduleOperation: Sendable, Equatable {
     case set(DueEntry)
     /// Cancels the timer or reminder `field`, if there is one.
     case cancel(field: String)
+
+    /// The operation with its due entry continuing `trace` (unless it has a trace of its own).
+    package func continuing(_ trace: TraceHeaders) -> ScheduleOperation {
+        switch self {
+        case .deliver(var entry) where entry.trace == nil:
+            entry.trace = trace
+            return .deliver(entry)
+        case .set(var entry) where entry.trace == nil:
+            entry.trace = trace
+            return .set(entry)
+        default:
+            return self
+        }
+    }
 }

@@ -18,9 +18,11 @@ public struct Message: Sendable {
     public let scheduledAt: Date?
     /// The timer or reminder that sent it, if one did.
     public let firing: ScheduleFiring?
+    /// The trace the message belongs to (`traceparent`, `tracestate`), if it carries one.
+    public let trace: TraceHeaders?
 
     public init(kind: String, payload: [UInt8], id: String, sender: ActorAddress? = nil, replyTo: String? = nil, correlationID: String? = nil,
-                scheduledAt: Date? = nil, firing: ScheduleFiring? = nil) {
+                scheduledAt: Date? = nil, firing: ScheduleFiring? = nil, trace: TraceHeaders? = nil) {
         self.kind = kind
         self.payload = payload
         self.id = id
@@ -29,6 +31,7 @@ public struct Message: Sendable {
         self.correlationID = correlationID
         self.scheduledAt = scheduledAt
         self.firing = firing
+        self.trace = trace
     }
 
     /// Decodes the payload; a payload that does not decode rejects the message

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Tracing
 
 /// What a handler can do besides changing its state: send, spawn, reply, stop,
 /// and look around. Effects are collected and take place when the turn
@@ -17,15 +18,18 @@ public final class TurnContext: Sendable {
     private let directory: any ActorDirectory
     /// The wall clock delays and reminders are counted from (the test kit's clock in unit tests).
     let now: @Sendable () -> Date
+    /// The turn's span context, the handler's `ServiceContext.current` (nil when nothing traces).
+    package let serviceContext: ServiceContext?
 
     package init(address: ActorAddress, parent: ActorAddress?, message: Message, directory: any ActorDirectory,
-                 now: @escaping @Sendable () -> Date = { Date() }) {
+                 now: @escaping @Sendable () -> Date = { Date() }, serviceContext: ServiceContext? = nil) {
         self.address = address
         self.sender = message.sender
         self.parent = parent
         self.message = message
         self.directory = directory
         self.now = now
+        self.serviceContext = serviceContext
     }
 
     /// Sends `payload` (any `Encodable`, sent as JSON) as a `kind` message to `target`.

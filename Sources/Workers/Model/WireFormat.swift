@@ -30,6 +30,10 @@ public enum WireFormat {
     public static let releaseHeader = "x-greenroom-release"
     /// Header a client sets on a delayed message: not to run before (int64, unix milliseconds).
     public static let notBeforeHeader = "x-greenroom-not-before"
+    /// Header: the W3C Trace Context `traceparent` of the trace the message belongs to.
+    public static let traceparentHeader = "traceparent"
+    /// Header: the W3C Trace Context `tracestate` travelling with `traceparent`, when there is one.
+    public static let tracestateHeader = "tracestate"
 
     public static let contentType = "application/json"
     /// Bodies larger than this are dead-lettered unread (1 MiB).

@@ -7,14 +7,19 @@ import Broker
 extension TurnPipeline {
     func deadLetter(_ refusal: TurnPlan.Refusal, parent: ActorAddress?) async throws {
         let envelope = refusal.item.envelope
-        try await deadLetter(refusal.item.delivery, reason: refusal.reason, attempts: refusal.attempts, actor: envelope.target)
+        let trace = tracing.outgoing(for: refusal.item)
+        try await deadLetter(refusal.item.delivery, reason: refusal.reason, attempts: refusal.attempts, actor: envelope.target, trace: trace)
         if refusal.exhaustedRetries, let parent {
-            try await publisher.publish([ChildFailed.notice(to: parent, child: envelope.target, message: envelope.message, reason: refusal.reason)])
+            var notice = try ChildFailed.notice(to: parent, child: envelope.target, message: envelope.message, reason: refusal.reason)
+            notice.trace = trace
+            try await publisher.publish([notice])
         }
     }
 
-    /// Dead-letters one delivery (also one that failed the wire-format check).
-    func deadLetter(_ delivery: AMQPDelivery, reason: String, attempts: Int, actor: ActorAddress?) async throws {
+    /// Dead-letters one delivery (also one that failed the wire-format check);
+    /// an `error` reply to a waiting caller continues `trace`.
+    func deadLetter(_ delivery: AMQPDelivery, reason: String, attempts: Int, actor: ActorAddress?,
+                    trace: TraceHeaders? = nil) async throws {
         logger.info("dead-lettered a message", metadata: ["actor": "\(actor?.description ?? "-")", "reason": "\(reason)"])
         var message = AMQPMessage(body: delivery.body, properties: delivery.properties)
         if let size = delivery.oversizedBodyBytes {
@@ -28,7 +33,8 @@ extension TurnPipeline {
             let payload = try TurnContext.encode(["error": reason])
             try await publisher.publish([OutgoingMessage(
                 destination: .reply(queue: replyTo, correlationID: delivery.properties.correlationID), kind: "error",
-                payload: payload, id: "\(delivery.properties.messageID ?? "?")/error", from: actor)])
+                payload: payload, id: "\(delivery.properties.messageID ?? "?")/error", from: actor,
+                trace: trace ?? TraceHeaders(delivery.properties.headers))])
         }
     }
 }

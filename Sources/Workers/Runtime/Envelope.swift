@@ -69,7 +69,7 @@ struct Envelope: Sendable {
             message: Message(kind: kind, payload: delivery.body, id: id, sender: sender,
                              replyTo: honoured(replyTo: properties.replyTo), correlationID: properties.correlationID,
                              scheduledAt: Self.integer(headers[WireFormat.dueAtHeader]).map { Date(timeIntervalSince1970: Double($0) / 1_000) },
-                             firing: firing),
+                             firing: firing, trace: TraceHeaders(headers)),
             spawnIfMissing: spawn,
             notBefore: Self.integer(headers[WireFormat.notBeforeHeader])))
     }

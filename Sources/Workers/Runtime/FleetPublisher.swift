@@ -25,10 +25,11 @@ final class FleetPublisher: Sendable {
     /// The AMQP form of an actor message (docs/PROTOCOL.md).
     static func actorMessage(to target: ActorAddress, kind: String, payload: [UInt8], id: String,
                              from: ActorAddress?, spawnIfMissing: Bool = false,
-                             replyTo: String? = nil, correlationID: String? = nil) -> AMQPMessage {
+                             replyTo: String? = nil, correlationID: String? = nil, trace: TraceHeaders? = nil) -> AMQPMessage {
         var headers: AMQPTable = [WireFormat.toHeader: .string(target.description)]
         if let from { headers[WireFormat.fromHeader] = .string(from.description) }
         if spawnIfMissing { headers[WireFormat.spawnHeader] = .bool(true) }
+        trace?.write(into: &headers)
         return AMQPMessage(body: payload, properties: AMQPProperties(
             contentType: WireFormat.contentType, headers: headers, persistent: true,
             correlationID: correlationID, replyTo: replyTo, messageID: id, type: kind))
@@ -42,14 +43,15 @@ final class FleetPublisher: Sendable {
             switch message.destination {
             case .actor(let target):
                 return .actor(target, Self.actorMessage(to: target, kind: message.kind, payload: message.payload, id: message.id,
-                                                        from: message.from, spawnIfMissing: message.spawnIfMissing))
+                                                        from: message.from, spawnIfMissing: message.spawnIfMissing, trace: message.trace))
             case .reply(let queue, let correlationID):
                 // Replies go to a reply-to queue (often direct reply-to, which
                 // vanishes with its caller): not mandatory, a late reply may be lost.
+                var headers: AMQPTable = message.from.map { [WireFormat.fromHeader: .string($0.description)] } ?? [:]
+                message.trace?.write(into: &headers)
                 return .direct(AMQPPublication(
                     AMQPMessage(body: message.payload, properties: AMQPProperties(
-                        contentType: WireFormat.contentType,
-                        headers: message.from.map { [WireFormat.fromHeader: .string($0.description)] } ?? [:],
+                        contentType: WireFormat.contentType, headers: headers,
                         correlationID: correlationID, messageID: message.id, type: message.kind)),
                     routingKey: queue))
             }

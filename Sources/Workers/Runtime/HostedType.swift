@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 
 /// A behaviour with its type erased, ready for the runtime: it turns stored
 /// state JSON and a message into new state JSON.
@@ -45,7 +46,14 @@ public struct HostedType: Sendable {
             // A turn that throws or runs late leaves no trace: it ran on a copy.
             let outcome = await TurnDeadline.run(from: state, turns: turns.count, deadline: deadline) { index, state in
                 let (message, context) = turns[index]
-                try await behavior.handle(message, state: &state, context: context)
+                if let traced = context.serviceContext {
+                    // The behaviour's own spans are children of the turn's.
+                    try await ServiceContext.$current.withValue(traced) {
+                        try await behavior.handle(message, state: &state, context: context)
+                    }
+                } else {
+                    try await behavior.handle(message, state: &state, context: context)
+                }
                 return !context.stopsActor
             }
             guard outcome.completed > 0 else { return SequenceOutcome(completed: 0, state: nil, failure: outcome.failure) }

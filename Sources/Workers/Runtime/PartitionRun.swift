@@ -85,6 +85,8 @@ final class Delivered: Sendable {
     /// When its batch was read from the broker (`greenroom_delivery_to_commit_seconds`).
     let received: ContinuousClock.Instant
     private let failures: Atomic<Int>
+    /// Its turn's span while the turn is undecided (`TurnTracing`; nil without a tracer).
+    let trace = Mutex<TurnTrace?>(nil)
 
     init(envelope: Envelope, delivery: AMQPDelivery, run: PartitionRun, received: ContinuousClock.Instant) {
         self.envelope = envelope

@@ -2,6 +2,7 @@ import Broker
 import Foundation
 import Logging
 import Synchronization
+import Tracing
 
 /// The one path every delivery takes: an actor's waiting messages are
 /// loaded, planned (run on a copy of its state, `TurnPlan`), committed in one
@@ -41,6 +42,8 @@ final class TurnPipeline: Sendable {
     let publisher: FleetPublisher
     let settings: Settings
     let hooks: HookChain
+    /// One span per turn, when a tracer is bootstrapped (`TurnTracing`).
+    let tracing = TurnTracing(tracer: InstrumentationSystem.tracer)
     let logger: Logger
     /// Activated actors: records cached between runs.
     let cache: Mutex<ActivationCache>
@@ -81,6 +84,7 @@ final class TurnPipeline: Sendable {
         while let first = pending.first {
             let run = first.run
             guard run.isLive else {
+                tracing.end(pending, .requeued)
                 run.inFlight.leave(pending.count)  // the broker requeued them with the closed channel
                 return
             }
@@ -106,6 +110,7 @@ final class TurnPipeline: Sendable {
                     // messages. Closing the channel (onFenced) requeues everything
                     // held, in order, before the new owner's consumer starts.
                     hooks.wasFenced(first.actor, messages: batch.count)
+                    tracing.end(pending, .fenced)
                     run.inFlight.leave(pending.count)
                     onFenced(run)
                     return
@@ -125,7 +130,9 @@ final class TurnPipeline: Sendable {
                     }
                     hooks.didFindDuplicates(first.actor, messages: found.count)
                     let duplicates = Set(found.keys.map { ObjectIdentifier(settled[$0]) })
-                    settle(pending.filter { duplicates.contains(ObjectIdentifier($0)) })
+                    let settledAsDuplicates = pending.filter { duplicates.contains(ObjectIdentifier($0)) }
+                    tracing.end(settledAsDuplicates, .duplicate)
+                    settle(settledAsDuplicates)
                     pending.removeAll { duplicates.contains(ObjectIdentifier($0)) }
                 case .decided(let outcome):
                     try await finish(plan, outcome: outcome, run: run, started: started, received: first.received)
@@ -192,18 +199,23 @@ final class TurnPipeline: Sendable {
             if let round = plan.group.parking?.unpark?.round { run.dueWatch.note(due: round.due) }
             if let parked = plan.parked {
                 hooks.didFail(address, messageID: parked.item.messageID, reason: parked.reason, attempts: parked.attempts, willRetry: true)
+                tracing.end(parked.item, .retried, failure: parked.reason)
                 logger.debug("turn failed; the actor is parked until its retry", metadata: [
                     "actor": "\(address)", "attempt": "\(parked.attempts)", "park": "\(record.parked ?? "")", "error": "\(parked.reason)"])
             }
             if !plan.applied.isEmpty {
                 try await publisher.publish(plan.applied.flatMap(\.outbox))
                 hooks.didPublish(address, turns: plan.applied.count)
+                tracing.end(plan.applied.lazy.map(\.item), .committed)
             }
         }
         for refusal in plan.refused where !refusal.silent {
             hooks.didFail(address, messageID: refusal.item.messageID, reason: refusal.reason, attempts: refusal.attempts, willRetry: false)
             try await deadLetter(refusal, parent: plan.record.parent)
+            tracing.end(refusal.item, .deadLettered, failure: refusal.reason)
         }
+        tracing.end(plan.refused.lazy.filter(\.silent).map(\.item), .ignored)
+        tracing.end(plan.stored, .held)
         settle(plan.settled + plan.stored)
     }
 
@@ -214,6 +226,7 @@ final class TurnPipeline: Sendable {
     private func retryLater(_ item: Delivered, reason: String) async throws {
         let attempts = item.countFailure()
         hooks.didFail(item.actor, messageID: item.messageID, reason: reason, attempts: attempts, willRetry: true)
+        tracing.end(item, .retried, failure: reason)
         logger.debug("turn failed; retrying", metadata: ["actor": "\(item.actor)", "attempt": "\(attempts)", "error": "\(reason)"])
         let policy = types[item.actor.type]?.retry ?? RetryPolicy()
         try await Task.sleep(for: policy.delay(after: attempts))

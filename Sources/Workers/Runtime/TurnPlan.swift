@@ -58,6 +58,7 @@ extension TurnPipeline {
         if let parked = record.parked { plan.group.parking = CommitScript.Parking(expected: parked) }
         if diedBefore >= settings.maximumCrashes {
             // Refused through the commit like any refusal: one already committed is a duplicate, not poison.
+            tracing.begin(items[0])
             plan.refuse(items[0], "the worker process died \(diedBefore) times while handling it", attempts: diedBefore, exhaustedRetries: true)
             return plan
         }
@@ -75,6 +76,7 @@ extension TurnPipeline {
                     return plan  // whether the actor is still parked is decided in the commit
                 }
             }
+            tracing.begin(item)
             guard let type else {
                 plan.refuse(item, RefusalReason.notHosted(type: address.type))
                 index += 1
@@ -139,8 +141,10 @@ extension TurnPipeline {
     /// (all of them, or up to a stop, a refusal or a turn to retry).
     private func runSequence(_ items: [Delivered], type: HostedType, into plan: inout TurnPlan) async throws -> Int {
         let address = items[0].actor
+        for item in items { tracing.begin(item) }
         let contexts = items.map {
-            TurnContext(address: address, parent: plan.record.parent, message: $0.envelope.message, directory: store)
+            TurnContext(address: address, parent: plan.record.parent, message: $0.envelope.message, directory: store,
+                        serviceContext: tracing.context(of: $0))
         }
         let outcome = await type.runSequence(plan.record.state, plan.record.decoded, Array(zip(items.map(\.envelope.message), contexts)))
         if outcome.completed > 0, let state = outcome.state {
@@ -242,8 +246,14 @@ extension TurnPipeline {
         var effects = effects
         let message = item.envelope.message
         plan.group.children += effects.spawnedChildren
+        let trace = tracing.outgoing(for: item)
         if let firing = message.firing, !firing.isReminder {
             plan.forgetSchedule(firing.field)  // a timer that fired is gone
+        }
+        if let trace {
+            // What the turn sends and schedules continues its trace.
+            for index in effects.outbox.indices where effects.outbox[index].trace == nil { effects.outbox[index].trace = trace }
+            effects.schedule = effects.schedule.map { $0.continuing(trace) }
         }
         for operation in effects.schedule { try plan.schedule(operation) }
         if effects.stopSelf {
@@ -251,7 +261,7 @@ extension TurnPipeline {
             for child in stored + plan.group.children.filter({ !stored.contains($0) }) {
                 effects.outbox.append(OutgoingMessage(
                     destination: .actor(child), kind: WireFormat.SystemKind.stop, payload: Array("{}".utf8),
-                    id: "\(message.id)/\(effects.outbox.count)", from: item.actor))
+                    id: "\(message.id)/\(effects.outbox.count)", from: item.actor, trace: trace))
             }
             plan.record.status = .stopped
             plan.group.status = .stopped

@@ -18,7 +18,9 @@ enum StoredOutbox {
 }
 
 /// `OutgoingMessage` with the payload as text: same keys, so records of
-/// either form decode; `from` and a false `spawnIfMissing` are left out.
+/// either form decode; `from`, a false `spawnIfMissing` and an absent trace
+/// are left out. The trace is stored as `traceparent` and `tracestate`, so a
+/// re-published outbox continues the same trace.
 private struct StoredMessage: Codable {
     var message: OutgoingMessage
 
@@ -27,7 +29,7 @@ private struct StoredMessage: Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case destination, kind, payload, id, from, spawnIfMissing
+        case destination, kind, payload, id, from, spawnIfMissing, traceparent, tracestate
     }
 
     init(from decoder: any Decoder) throws {
@@ -43,7 +45,10 @@ private struct StoredMessage: Codable {
             kind: try container.decode(String.self, forKey: .kind), payload: payload,
             id: try container.decode(String.self, forKey: .id),
             from: try container.decodeIfPresent(ActorAddress.self, forKey: .from),
-            spawnIfMissing: try container.decodeIfPresent(Bool.self, forKey: .spawnIfMissing) ?? false)
+            spawnIfMissing: try container.decodeIfPresent(Bool.self, forKey: .spawnIfMissing) ?? false,
+            trace: try container.decodeIfPresent(String.self, forKey: .traceparent).map {
+                TraceHeaders(traceparent: $0, tracestate: try container.decodeIfPresent(String.self, forKey: .tracestate))
+            })
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -58,5 +63,7 @@ private struct StoredMessage: Codable {
         try container.encode(message.id, forKey: .id)
         try container.encodeIfPresent(message.from, forKey: .from)
         if message.spawnIfMissing { try container.encode(true, forKey: .spawnIfMissing) }
+        try container.encodeIfPresent(message.trace?.traceparent, forKey: .traceparent)
+        try container.encodeIfPresent(message.trace?.tracestate, forKey: .tracestate)
     }
 }

@@ -27,6 +27,7 @@ extension WorkerRuntime {
                              from: message.sender, spawn: envelope.spawnIfMissing)
         entry.replyTo = message.replyTo
         entry.correlationID = message.correlationID
+        entry.trace = message.trace
         return entry
     }
 

@@ -106,7 +106,8 @@ package struct DueDispatcher: Sendable {
     static func message(_ entry: DueEntry, due: Int64, missed: Int) -> AMQPMessage {
         var message = FleetPublisher.actorMessage(
             to: entry.to, kind: entry.kind, payload: Array(entry.payload.utf8), id: entry.messageID(firingAt: due),
-            from: entry.from, spawnIfMissing: entry.spawn ?? false, replyTo: entry.replyTo, correlationID: entry.correlationID)
+            from: entry.from, spawnIfMissing: entry.spawn ?? false, replyTo: entry.replyTo, correlationID: entry.correlationID,
+            trace: entry.trace)
         message.markFiring(dueAt: due, schedule: entry.schedule.map { ($0, entry.id) }, missed: entry.every != nil ? missed : nil)
         if let release = entry.release { message.properties.headers[WireFormat.releaseHeader] = .string(release) }
         return message

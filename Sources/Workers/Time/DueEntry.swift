@@ -25,9 +25,12 @@ package struct DueEntry: Codable, Sendable, Equatable {
     package var correlationID: String?
     /// The park this message is released from (a delayed retry).
     package var release: String?
+    /// The trace its firing continues (W3C `traceparent`, `tracestate`).
+    package var traceparent: String?
+    package var tracestate: String?
 
     enum CodingKeys: String, CodingKey {
-        case to, kind, payload, id, due, from, spawn, schedule, every, release
+        case to, kind, payload, id, due, from, spawn, schedule, every, release, traceparent, tracestate
         case replyTo = "reply_to"
         case correlationID = "correlation_id"
     }
@@ -50,6 +53,15 @@ package struct DueEntry: Codable, Sendable, Equatable {
     /// dedup tells a re-publish from the next period.
     package func messageID(firingAt due: Int64) -> String {
         every == nil ? id : "\(id)@\(due)"
+    }
+
+    /// The trace its firing continues, if any.
+    package var trace: TraceHeaders? {
+        get { traceparent.map { TraceHeaders(traceparent: $0, tracestate: tracestate) } }
+        set {
+            traceparent = newValue?.traceparent
+            tracestate = newValue?.tracestate
+        }
     }
 
     package func encoded() throws -> [UInt8] {

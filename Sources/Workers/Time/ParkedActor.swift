@@ -82,9 +82,12 @@ struct HeldMessage: Codable, Sendable, Equatable {
     var schedule: String?
     var generation: String?
     var missed: Int?
+    /// The trace it belongs to (W3C `traceparent`, `tracestate`), kept for its release.
+    var traceparent: String?
+    var tracestate: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, payload, from, spawn, attempts, schedule, generation, missed
+        case id, kind, payload, from, spawn, attempts, schedule, generation, missed, traceparent, tracestate
         case replyTo = "reply_to"
         case correlationID = "correlation_id"
         case dueAt = "due_at"
@@ -106,6 +109,8 @@ struct HeldMessage: Codable, Sendable, Equatable {
         schedule = message.firing?.field
         generation = message.firing?.generation
         missed = message.firing.flatMap { $0.isReminder ? $0.missedPeriods : nil }
+        traceparent = message.trace?.traceparent
+        tracestate = message.trace?.tracestate
     }
 
     /// The list element.
@@ -129,7 +134,8 @@ struct HeldMessage: Codable, Sendable, Equatable {
     /// The message published again to `actor`, released from `park`.
     func message(to actor: ActorAddress, release park: String) -> AMQPMessage {
         var message = FleetPublisher.actorMessage(to: actor, kind: kind, payload: Array(payload.utf8), id: id, from: from,
-                                                  spawnIfMissing: spawn ?? false, replyTo: replyTo, correlationID: correlationID)
+                                                  spawnIfMissing: spawn ?? false, replyTo: replyTo, correlationID: correlationID,
+                                                  trace: traceparent.map { TraceHeaders(traceparent: $0, tracestate: tracestate) })
         message.properties.headers[WireFormat.releaseHeader] = .string(park)
         if let attempts { message.properties.headers[WireFormat.attemptsHeader] = .int32(Int32(clamping: attempts)) }
         message.markFiring(dueAt: dueAt, schedule: schedule.flatMap { schedule in generation.map { (schedule, $0) } }, missed: missed)
