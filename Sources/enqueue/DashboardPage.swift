@@ -200,8 +200,8 @@ enum DashboardPage {
             if (!byType.has(p.type)) byType.set(p.type, []);
             byType.get(p.type).push(p);
           }
-          const deepest = Math.max(1, ...partitions.map((p) => p.depth || 0));
-          const blocks = [...byType.entries()].map(([type, list]) => {
+          const deepest = partitions.reduce((most, p) => Math.max(most, p.depth || 0), 1);
+          const block = ([type, list]) => {
             const owners = new Set(list.map((p) => p.owner).filter((o) => o != null));
             const depth = list.reduce((sum, p) => sum + (p.depth || 0), 0);
             const details = el("details", { ontoggle: () => details.open ? openTypes.add(type) : openTypes.delete(type) },
@@ -215,7 +215,22 @@ enum DashboardPage {
                   el("td", {}, el("span", { class: "bar", style: "width:" + Math.round(120 * (p.depth || 0) / deepest) + "px" })))))));
             details.open = openTypes.has(type);
             return details;
-          });
+          };
+          // Types a live worker owns partitions of first; the others (no worker
+          // runs them now, or left by a test) folded into one block, queued ones first.
+          const types = [...byType.entries()];
+          const owned = types.filter(([, list]) => list.some((p) => p.owner != null));
+          const queued = (list) => list.reduce((sum, p) => sum + (p.depth || 0), 0);
+          const idle = types.filter(([, list]) => !list.some((p) => p.owner != null)).sort((a, b) => queued(b[1]) - queued(a[1]));
+          const blocks = owned.map(block);
+          if (idle.length) {
+            const others = el("details", { ontoggle: () => others.open ? openTypes.add("") : openTypes.delete("") },
+              el("summary", {}, idle.length + " type" + (idle.length === 1 ? "" : "s") + " no live worker owns, " +
+                idle.reduce((sum, [, list]) => sum + queued(list), 0) + " queued"),
+              idle.map(block));
+            others.open = openTypes.has("");
+            blocks.push(others);
+          }
           $("partitions").replaceChildren(...(blocks.length ? blocks : [el("p", { class: "muted" }, "no actor types yet")]));
         }
 
@@ -238,11 +253,26 @@ enum DashboardPage {
           try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return text; }
         }
 
-        async function refreshDead() {
+        // One refresh at a time; a request for another while one runs makes one more after it.
+        let deadRefresh = null;
+        let deadAgain = false;
+        function refreshDead() {
+          if (deadRefresh) { deadAgain = true; return deadRefresh; }
+          deadRefresh = (async () => {
+            do { deadAgain = false; await loadDead(); } while (deadAgain);
+            deadRefresh = null;
+          })();
+          return deadRefresh;
+        }
+
+        async function loadDead() {
           const filter = deadFilter();
           const query = new URLSearchParams(Object.entries(filter).map(([k, v]) => [k, String(v)]));
           try {
-            const [{ letters }, stats] = await Promise.all([api("/api/dead?" + query), api("/api/dead/stats")]);
+            // One after the other: a browse holds the letters it reads until it
+            // ends, so two at once would each see only part of the queue.
+            const { letters } = await api("/api/dead?" + query);
+            const stats = await api("/api/dead/stats");
             fill($("dead").tBodies[0], letters.map((letter) => el("tr", {},
               el("td", {}, letter.target || "(no target)"), el("td", {}, letter.kind || "?"), el("td", {}, letter.messageID || "?"),
               el("td", {}, letter.reason), el("td", { class: "num" }, letter.attempts),
@@ -331,7 +361,11 @@ enum DashboardPage {
         }
         const initial = parameters.get("actor");
         if (initial) { $("actor-address").value = initial; lookUp(initial); }
-        refreshStatus();
-        setInterval(refreshStatus, 2000);
+        // The next poll starts 2 s after the last one answered: a slow server is not asked twice at once.
+        async function poll() {
+          await refreshStatus();
+          setTimeout(poll, 2000);
+        }
+        poll();
         """#
 }
