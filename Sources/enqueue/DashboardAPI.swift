@@ -8,7 +8,7 @@ import Workers
 /// through `GreenroomClient`; a failure is a JSON `{"error": …}` with the
 /// same one line (and advice) the command line would print, never a crash.
 ///
-///     GET  /api/status                          workers, partitions, dead-letter count, turn rates
+///     GET  /api/status                          workers, partitions, dead-letter count, turn rates, readAt
 ///     GET  /api/actor?address=TYPE/ID           state (as stored) and children
 ///     GET  /api/dead?type=&reason=&id=&limit=   dead letters, oldest first (they stay queued)
 ///     GET  /api/dead/stats                      counts by type and reason class
@@ -26,6 +26,10 @@ struct DashboardAPI: Sendable {
     struct StatusReply: Encodable {
         var status: FleetStatus
         var rates: [DashboardTurnRates.TypeRate]
+        /// When it was read, in Unix milliseconds (the dashboard's clock, as
+        /// `enqueue status` uses its own): how long ago a worker was last seen
+        /// is measured from here, not from the browser's clock.
+        var readAt: Int64
     }
 
     /// `/api/actor`'s answer.
@@ -54,7 +58,8 @@ struct DashboardAPI: Sendable {
         router.get("/api/status") { _, _ in
             await respond {
                 let status = try await clients.with { try await $0.status() }
-                return StatusReply(status: status, rates: await turnRates.update(status.workers.map(\.info)))
+                return StatusReply(status: status, rates: await turnRates.update(status.workers.map(\.info)),
+                                   readAt: Int64(Date().timeIntervalSince1970 * 1_000))
             }
         }
         router.get("/api/actor") { request, _ in

@@ -160,7 +160,7 @@ enum DashboardPage {
           }
           showError(null);
           const { status, rates } = reply;
-          const now = Date.now();
+          const now = reply.readAt;
           const at = new Date().toLocaleTimeString();
           $("updated").dataset.at = at;
           $("updated").textContent = "updated " + at;
