@@ -32,6 +32,7 @@ struct Dashboard: AsyncParsableCommand {
         try DashboardPortCheck.ensureFree(host: host, port: port)
         let clients = DashboardClients(servers: servers)
         let router = Router()
+        router.add(middleware: DashboardHostCheck(boundTo: host))
         DashboardAPI(clients: clients, turnRates: DashboardTurnRates()).register(on: router)
         DashboardPage.register(on: router)
         let host = host

@@ -46,9 +46,9 @@ struct DashboardProcess: Sendable {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    /// GET `path` (with its query).
-    func get(_ path: String) async throws -> Reply {
-        try await request(path)
+    /// GET `path` (with its query), with extra `headers`.
+    func get(_ path: String, headers: [String: String] = [:]) async throws -> Reply {
+        try await request(path, headers: headers)
     }
 
     /// POST `body` as JSON to `path`, with `headers` instead of the JSON content type when given.

@@ -145,6 +145,23 @@ struct DashboardAPITests {
         }
     }
 
+    @Test("bound to 127.0.0.1, it answers only requests addressed to a loopback name (no DNS rebinding)")
+    func loopbackHostNamesOnly() async throws {
+        try await withDashboard(["--redis-url", "redis://127.0.0.1:1/0"]) { dashboard in
+            let port = try #require(dashboard.base.split(separator: ":").last.map(String.init))
+            for host in ["127.0.0.1:\(port)", "localhost:\(port)", "LOCALHOST"] {
+                let reply = try await dashboard.get("/", headers: ["Host": host])
+                #expect(reply.status == 200, "Host: \(host)")
+            }
+            for host in ["rebound.example:\(port)", "127.0.0.1.rebound.example"] {
+                let page = try await dashboard.get("/", headers: ["Host": host])
+                #expect(page.status == 403, "Host: \(host)")
+                let api = try await dashboard.get("/api/status", headers: ["Host": host])
+                #expect(api.status == 403, "Host: \(host)")
+            }
+        }
+    }
+
     @Test("a port in use is one clear error at start-up")
     func portInUse() async throws {
         try await withDashboard { first in
