@@ -7,7 +7,7 @@ import Workers
 /// installs it) loads the page against a running worker process and the test
 /// reads what the page shows from the DOM the page's scripts built. It keeps
 /// a screenshot in test-artifacts/dashboard.png.
-@Suite("enqueue dashboard in headless Chromium", .timeLimit(.minutes(5)))
+@Suite("enqueue dashboard in headless Chromium", .timeLimit(.minutes(8)))
 struct DashboardBrowserTests {
     @Test("the page shows the live workers, a known actor's state and children, and markup in dead letters as text")
     func pageInChromium() async throws {

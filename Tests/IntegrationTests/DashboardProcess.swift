@@ -57,7 +57,9 @@ struct DashboardProcess: Sendable {
     }
 
     private func request(_ path: String, method: String = "GET", body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
-        var request = URLRequest(url: URL(string: base + path)!, timeoutInterval: 60)
+        // Generous: `/api/status` inspects every partition on the shared servers,
+        // which hold thousands from earlier runs, slow under a full test run's load.
+        var request = URLRequest(url: URL(string: base + path)!, timeoutInterval: 150)
         request.httpMethod = method
         request.httpBody = body
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
@@ -65,7 +67,12 @@ struct DashboardProcess: Sendable {
         configuration.connectionProxyDictionary = [:]
         let session = URLSession(configuration: configuration)
         defer { session.finishTasksAndInvalidate() }
-        let (data, response) = try await session.data(for: request)
+        let (data, response): (Data, URLResponse)
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch {
+            throw DashboardRequestFailed(request: "\(method) \(path)", error: error)
+        }
         return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
     }
 }
@@ -74,4 +81,10 @@ struct DashboardExited: Error, CustomStringConvertible {
     let status: Int32
     let log: String
     var description: String { "enqueue dashboard exited with status \(status) before serving:\n\(log)" }
+}
+
+struct DashboardRequestFailed: Error, CustomStringConvertible {
+    let request: String
+    let error: any Error
+    var description: String { "\(request) to the dashboard failed: \(error)" }
 }

@@ -44,7 +44,7 @@ func withDashboard<T>(_ arguments: [String] = [], environment: [String: String] 
 /// `/api/status` and `/api/actor` show, dead letters listed, replayed and
 /// purged by filter (on the test's own type), changes refused unless they
 /// come as JSON from the page's own origin, and errors as JSON, not crashes.
-@Suite("enqueue dashboard: the JSON API", .timeLimit(.minutes(5)))
+@Suite("enqueue dashboard: the JSON API", .timeLimit(.minutes(8)))
 struct DashboardAPITests {
     @Test("status, actor lookup, and dead letters listed, replayed and purged by filter")
     func fleetThroughTheAPI() async throws {
@@ -158,6 +158,31 @@ struct DashboardAPITests {
                 #expect(page.status == 403, "Host: \(host)")
                 let api = try await dashboard.get("/api/status", headers: ["Host": host])
                 #expect(api.status == 403, "Host: \(host)")
+            }
+        }
+    }
+
+    @Test("a server down at start or restarted later: the next request connects again (scratch servers)")
+    func reconnects() async throws {
+        let rabbit = try await ScratchRabbit.start()
+        defer { rabbit.remove() }
+        let redisPort = FreePort.pickOutsideEphemeralRange()
+        try await withDashboard(["--amqp-url", rabbit.url, "--redis-url", "redis://127.0.0.1:\(redisPort)/0"]) { dashboard in
+            // Redis not there yet: a failed connection is not kept.
+            let down = try await dashboard.get("/api/status")
+            #expect(down.status == 502, "\(down.text)")
+            let redis = try await ScratchRedis.start(port: redisPort)
+            defer { redis.stop() }
+            try await eventually(30, "the dashboard reading the Redis that came up") {
+                try await dashboard.get("/api/status").status == 200
+            }
+            // RabbitMQ restarted: the lost connection is dropped and made again.
+            rabbit.kill()
+            let lost = try await dashboard.get("/api/status")
+            #expect(lost.status == 502, "\(lost.text)")
+            try await rabbit.launch()
+            try await eventually(60, "the dashboard reading the restarted RabbitMQ") {
+                try await dashboard.get("/api/status").status == 200
             }
         }
     }
