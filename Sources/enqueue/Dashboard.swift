@@ -13,7 +13,8 @@ struct Dashboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve a web page with the live fleet, turn rates, dead letters and an actor lookup.",
         discussion: """
-            Open the printed address in a browser. Add ?actor=TYPE/ID to look an actor up at once, ?dead-type=T (dead-reason, dead-id) to filter the dead letters. \
+            Open the printed address in a browser. Add ?actor=TYPE/ID to look an actor up at once, ?dead-type=T (dead-reason, dead-id) to filter the dead letters, \
+            ?type=A,B to show only those types' partitions (faster with many types). \
             The page works offline (no CDN). Bound to 127.0.0.1 by default: it can replay and purge \
             dead letters, so expose it on other interfaces only behind something that authenticates.
             """)

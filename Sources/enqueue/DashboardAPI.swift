@@ -8,7 +8,7 @@ import Workers
 /// through `GreenroomClient`; a failure is a JSON `{"error": …}` with the
 /// same one line (and advice) the command line would print, never a crash.
 ///
-///     GET  /api/status                          workers, partitions, dead-letter count, turn rates, readAt
+///     GET  /api/status?type=a,b                 workers, partitions (of those types), dead-letter count, turn rates, readAt
 ///     GET  /api/actor?address=TYPE/ID           state (as stored) and children
 ///     GET  /api/dead?type=&reason=&id=&limit=   dead letters, oldest first (they stay queued)
 ///     GET  /api/dead/stats                      counts by type and reason class
@@ -55,9 +55,12 @@ struct DashboardAPI: Sendable {
     }
 
     func register(on router: Router<BasicRequestContext>) {
-        router.get("/api/status") { _, _ in
+        router.get("/api/status") { request, _ in
             await respond {
-                let status = try await clients.with { try await $0.status() }
+                // ?type=a,b: only those types' partitions (each partition costs a
+                // Redis and a RabbitMQ round trip); the workers are all listed.
+                let types = request.uri.queryParameters["type"].map { Set($0.split(separator: ",").map(String.init)) }
+                let status = try await clients.with { try await $0.status(types: types?.isEmpty == false ? types : nil) }
                 return StatusReply(status: status, rates: await turnRates.update(status.workers.map(\.info)),
                                    readAt: Int64(Date().timeIntervalSince1970 * 1_000))
             }

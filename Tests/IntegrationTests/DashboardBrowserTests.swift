@@ -23,7 +23,9 @@ struct DashboardBrowserTests {
                 // shared dead-letter queue too, which hides letters for a moment: load
                 // the page again until they are listed.
                 let escaped = #"&lt;b id="pwned-\#(fleet.suffix)"&gt;x&lt;/b&gt;"#
-                let page = dashboard.base + "/?actor=\(scenario.counter)&dead-type=\(scenario.counterType)"
+                // ?type=: only our types' partitions (the shared servers hold thousands).
+                let types = "type=\(scenario.counterType),\(fleet.type("probe"))"
+                let page = dashboard.base + "/?actor=\(scenario.counter)&dead-type=\(scenario.counterType)&\(types)"
                 let loaded = Mutex("")
                 try await eventually(120, "the page listing the test's dead letters") {
                     let dom = try await Chromium.dumpDOM(page)
@@ -40,6 +42,11 @@ struct DashboardBrowserTests {
                 #expect(workers.components(separatedBy: "<tr>").count - 2 == count, "one row per live worker (plus the header)")
                 #expect(workers.contains("<td>\(ours)</td>"), "our worker \(ours) listed")
 
+                // Only the types asked for.
+                let partitions = try #require(Self.section(#"<div id="partitions">"#, in: dom))
+                #expect(partitions.contains("<strong>\(scenario.counterType)</strong>  2 partitions, "), "\(partitions)")
+                #expect(partitions.components(separatedBy: "<details").count - 1 == 2, "two types")
+
                 // The known actor, looked up from ?actor=: its state, pretty-printed, and no children.
                 let state = try #require(Self.section(#"<pre id="actor-state">"#, in: dom), "no actor state in:\n\(dom)")
                 #expect(state.contains(#""count": 42"#), "\(state)")
@@ -50,17 +57,17 @@ struct DashboardBrowserTests {
                 #expect(!dom.contains(scenario.markup), "markup from a dead letter must not become an element")
 
                 // The parent's children are links to their own lookup.
-                let parentDOM = try await Chromium.dumpDOM(dashboard.base + "/?actor=" + scenario.parent.description)
+                let parentDOM = try await Chromium.dumpDOM(dashboard.base + "/?actor=\(scenario.parent)&\(types)")
                 let children = try #require(Self.section(#"<ul id="actor-children">"#, in: parentDOM), "no children in:\n\(parentDOM)")
                 #expect(children.contains(#"href="?actor=\#(scenario.child.description.replacingOccurrences(of: "/", with: "%2F"))""#), "\(children)")
 
                 // An address with markup: the error quotes it, as text.
-                let badDOM = try await Chromium.dumpDOM(dashboard.base + "/?actor=" + scenario.counterType + "/%3Ci%20id%3Dbad%3E")
+                let badDOM = try await Chromium.dumpDOM(dashboard.base + "/?actor=\(scenario.counterType)/%3Ci%20id%3Dbad%3E&\(types)")
                 let error = try #require(Self.section(#"<div class="error" id="actor-error">"#, in: badDOM), "no lookup error in:\n\(badDOM)")
                 #expect(error.contains("invalid actor address"))
                 #expect(error.contains("&lt;i id=bad&gt;"), "\(error)")
 
-                let screenshot = try await Chromium.screenshot(dashboard.base + "/?actor=" + scenario.parent.description,
+                let screenshot = try await Chromium.screenshot(dashboard.base + "/?actor=\(scenario.parent)&\(types)",
                                                                to: "test-artifacts/dashboard.png")
                 #expect(screenshot.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), "a PNG file")
                 #expect(screenshot.count > 10_000, "a rendered page, not an empty image: \(screenshot.count) bytes")

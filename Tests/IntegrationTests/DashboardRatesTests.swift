@@ -33,8 +33,10 @@ struct DashboardRatesTests {
         defer { redis.stop() }
         let client = try await RedisClient.connect(try RedisConfiguration(url: redis.url()))
         defer { Task { await client.close() } }
-        // Times a little in the past and ahead, all well within the 6 s a member counts as live.
-        let start = Int64(Date().timeIntervalSince1970 * 1_000) - 500
+        // Heartbeat times a minute ahead: a member counts as live until 6 s
+        // after its last one, so none expires however slowly the test runs;
+        // the rates depend only on the differences.
+        let start = Int64(Date().timeIntervalSince1970 * 1_000) + 60_000
         func heartbeat(_ id: String, at offset: Int64, _ turns: [String: TurnTotals]?) async throws {
             let info = Heartbeat(id: id, turns: turns)
             try await client.send("ZADD", "gr:{members}", "\(start + offset)", id)
