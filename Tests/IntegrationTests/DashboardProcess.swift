@@ -56,6 +56,17 @@ struct DashboardProcess: Sendable {
         try await request(path, method: "POST", body: try JSONSerialization.data(withJSONObject: body), headers: headers)
     }
 
+    /// One session for every request of the tests, never invalidated. A full
+    /// run once crashed on a dispatch thread ("unowned reference ... already
+    /// destroyed", the frames not shown) while these tests made and
+    /// invalidated a session per request, a path of swift-corelibs-foundation's
+    /// URLSession best avoided; whether it was the cause is not known.
+    private static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.connectionProxyDictionary = [:]
+        return URLSession(configuration: configuration)
+    }()
+
     private func request(_ path: String, method: String = "GET", body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
         // Generous: `/api/status` inspects every partition on the shared servers,
         // which hold thousands from earlier runs, slow under a full test run's load.
@@ -63,13 +74,9 @@ struct DashboardProcess: Sendable {
         request.httpMethod = method
         request.httpBody = body
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.connectionProxyDictionary = [:]
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
         let (data, response): (Data, URLResponse)
         do {
-            (data, response) = try await session.data(for: request)
+            (data, response) = try await Self.session.data(for: request)
         } catch {
             throw DashboardRequestFailed(request: "\(method) \(path)", error: error)
         }
