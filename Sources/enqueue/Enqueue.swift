@@ -11,7 +11,7 @@ struct Enqueue: AsyncParsableCommand {
             Servers are read from --amqp-url / --redis-url, else from GREENROOM_AMQP_URL / \
             GREENROOM_REDIS_URL, else the local defaults that scripts/services starts.
             """,
-        subcommands: [Send.self, Ask.self, Spawn.self, State.self, Stop.self, Find.self, Status.self, Dead.self, Reminders.self, Doctor.self, Bench.self, ResetAfterDataLoss.self]
+        subcommands: [Send.self, Ask.self, Spawn.self, State.self, Stop.self, Find.self, Status.self, Dashboard.self, Dead.self, Reminders.self, Doctor.self, Bench.self, ResetAfterDataLoss.self]
     )
 
     /// One line per error, with advice (see `Advice`), and a non-zero exit.
