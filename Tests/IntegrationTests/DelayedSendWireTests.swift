@@ -9,28 +9,9 @@ import Workers
 /// partition queue that no worker consumes (a type declared by hand).
 @Suite("A client's delayed send carries its not-before time on the wire", .timeLimit(.minutes(2)))
 struct DelayedSendWireTests {
-    /// A one-partition type no worker hosts, its queue bound as a worker
-    /// would bind it, consumed by the test; deleted afterwards.
+    /// A one-partition type no worker hosts, its queue consumed by the test.
     private static func withQueue(_ body: (String, AMQPConsumer, GreenroomClient) async throws -> Void) async throws {
-        var generator = SystemRandomNumberGenerator()
-        let type = "wire-" + String(generator.next() as UInt32, radix: 36)
-        let client = try await GreenroomClient.connect(amqp: try AMQPConfiguration(url: TestServers.amqpURL),
-                                                       redis: try RedisConfiguration(url: TestServers.redisURL))
-        let redis = try await TestServers.redis()
-        let amqp = try await TestServers.amqp()
-        try await withCleanUp((client, redis, amqp), "delete \(type)", cleanUp: { client, redis, amqp in
-            try await client.deleteType(type)
-            await client.close()
-            await redis.close()
-            await amqp.close()
-        }) { client, redis, amqp in
-            try await redis.send("HSET", "gr:types", type, 1)
-            let partition = PartitionID.all(of: type, partitions: 1)[0]
-            let channel = try await amqp.openChannel()
-            try await channel.declareQueue(partition.queue, durable: true)
-            try await channel.bindQueue(partition.queue, to: Topology.actorsExchange, routingKey: partition.routingKey)
-            try await body(type, try await channel.consume(queue: partition.queue, noAck: true), client)
-        }
+        try await GhostQueue.with(prefix: "wire-") { try await body($0.type, $0.consumer, $0.client) }
     }
 
     private static func notBefore(_ delivery: AMQPDelivery) -> Int64? {

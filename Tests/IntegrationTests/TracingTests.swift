@@ -168,32 +168,3 @@ struct TracingTests {
         }
     }
 }
-
-/// A one-partition type no worker hosts, its queue consumed by the test:
-/// what an actor sends there stays there to be read, headers and all.
-struct GhostQueue {
-    let address: ActorAddress
-    let consumer: AMQPConsumer
-
-    static func with(_ body: (GhostQueue) async throws -> Void) async throws {
-        var generator = SystemRandomNumberGenerator()
-        let type = "ghost-" + String(generator.next() as UInt32, radix: 36)
-        let client = try await GreenroomClient.connect(amqp: try AMQPConfiguration(url: TestServers.amqpURL),
-                                                       redis: try RedisConfiguration(url: TestServers.redisURL))
-        let redis = try await TestServers.redis()
-        let amqp = try await TestServers.amqp()
-        try await withCleanUp((client, redis, amqp), "delete \(type)", cleanUp: { client, redis, amqp in
-            try await client.deleteType(type)
-            await client.close()
-            await redis.close()
-            await amqp.close()
-        }) { client, redis, amqp in
-            try await redis.send("HSET", "gr:types", type, 1)
-            let partition = PartitionID.all(of: type, partitions: 1)[0]
-            let channel = try await amqp.openChannel()
-            try await channel.declareQueue(partition.queue, durable: true)
-            try await channel.bindQueue(partition.queue, to: Topology.actorsExchange, routingKey: partition.routingKey)
-            try await body(GhostQueue(address: try ActorAddress(type: type, id: "x"), consumer: try await channel.consume(queue: partition.queue, noAck: true)))
-        }
-    }
-}
