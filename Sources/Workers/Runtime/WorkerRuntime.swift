@@ -224,8 +224,9 @@ public final class WorkerRuntime: Service, Sendable {
                 "overflow":"drop-head"}' --apply-to queues (docs/PROTOCOL.md, "Dead letters")
                 """)
         }
-        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID,
-                                       hooks: [metrics] + configuration.hooks)
+        // The runtime's metrics first, then the application's hooks.
+        let hooks: [any TurnHooks] = [metrics] + configuration.hooks
+        let publisher = FleetPublisher(channel: publishChannel, store: store, workerID: configuration.workerID, hooks: hooks)
 
         for type in configuration.types {
             // The partition count is checked (and recorded) first: a worker
@@ -251,7 +252,7 @@ public final class WorkerRuntime: Service, Sendable {
             types: types, store: store, publisher: publisher,
             settings: .init(dedup: configuration.dedupWindow, maximumActivations: configuration.maximumActivations,
                             concurrency: configuration.concurrency, maximumCrashes: configuration.maximumCrashes),
-            hooks: [metrics] + configuration.hooks, logger: logger,
+            hooks: hooks, logger: logger,
             onFenced: { run in ownershipBox.withLock { $0 }?.fenced(run) },
             onFatal: { [weak self] error in self?.fail(error, session: session) })
         let mailboxes = Mailboxes<Delivered>(maximumRun: Int(configuration.prefetch)) { _, run in
