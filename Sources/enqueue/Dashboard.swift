@@ -28,10 +28,9 @@ struct Dashboard: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "greenroom.dashboard")
-        logger.logLevel = servers.logLevel
+        let logger = servers.logger(label: "greenroom.dashboard")
         try DashboardPortCheck.ensureFree(host: host, port: port)
-        let clients = DashboardClients(servers: servers)
+        let clients = DashboardClients(servers: servers, logger: logger)
         let router = Router()
         router.add(middleware: DashboardHostCheck(boundTo: host))
         DashboardAPI(clients: clients, turnRates: DashboardTurnRates()).register(on: router)

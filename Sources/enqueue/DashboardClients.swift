@@ -10,14 +10,14 @@ import Workers
 actor DashboardClients {
     private let amqpURL: String
     private let redisURL: String
-    private let logLevel: Logger.Level
+    private let logger: Logger
     /// The connection, or the attempt under way (shared by concurrent requests).
     private var client: Task<GreenroomClient, any Error>?
 
-    init(servers: ServerOptions) {
+    init(servers: ServerOptions, logger: Logger) {
         amqpURL = servers.amqpURL
         redisURL = servers.redisURL
-        logLevel = servers.logLevel
+        self.logger = logger
     }
 
     /// Runs `body` with the client; a connection failure drops it.
@@ -48,11 +48,9 @@ actor DashboardClients {
 
     private func connection() -> Task<GreenroomClient, any Error> {
         if let client { return client }
-        let (amqpURL, redisURL, logLevel) = (amqpURL, redisURL, logLevel)
+        let (amqpURL, redisURL, logger) = (amqpURL, redisURL, logger)
         let attempt = Task {
-            var logger = Logger(label: "greenroom.dashboard")
-            logger.logLevel = logLevel
-            return try await GreenroomClient.connect(amqp: try AMQPConfiguration(url: amqpURL),
+            try await GreenroomClient.connect(amqp: try AMQPConfiguration(url: amqpURL),
                                                      redis: try RedisConfiguration(url: redisURL), logger: logger)
         }
         client = attempt

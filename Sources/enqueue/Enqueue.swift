@@ -40,9 +40,9 @@ struct ServerOptions: ParsableArguments {
     }
 
     /// The logger of a subcommand, at `--log-level`, in `--log-format`.
-    func logger() -> Logger {
+    func logger(label: String = "greenroom.enqueue") -> Logger {
         let format = LogFormat(rawValue: logFormat) ?? .text
-        return Logger(label: "greenroom.enqueue") { label in format.handler(label: label, level: logLevel) }
+        return Logger(label: label) { label in format.handler(label: label, level: logLevel) }
     }
 }
 
