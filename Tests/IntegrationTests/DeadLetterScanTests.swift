@@ -1,3 +1,4 @@
+import Broker
 import Foundation
 import Testing
 import Workers
@@ -73,5 +74,41 @@ struct DeadLetterScanTests {
         #expect(all.stdout == #"{"purged":10}"# + "\n", "\(all)")
         #expect(try await client.deadLetterStats().total == 0)
         await client.close()
+    }
+
+    /// A replayed letter its actor refuses again is dead-lettered anew, behind
+    /// the letters the replay is still looking at: two letters of one message
+    /// id stand for that here, in place from the start, so the scan meets
+    /// the second for certain.
+    @Test("a replay run replays a message id once: a second letter of that id stays in the queue")
+    func replayOncePerID() async throws {
+        let rabbit = try await ScratchRabbit.start()
+        defer { rabbit.remove() }
+        let client = try await GreenroomClient.connect(amqp: try .init(url: rabbit.url), redis: try .init(url: TestServers.redisURL))
+        let type = "replay-once-" + String(UInt32.random(in: .min ... .max), radix: 36)
+        let redis = try await TestServers.redis()
+        try await withCleanUp((client, redis), "forget \(type)", cleanUp: { client, redis in
+            _ = try await redis.send("HDEL", "gr:types", type)
+            await redis.close()
+            await client.close()
+        }) { client, redis in
+            try await redis.send("HSET", "gr:types", type, 1)
+            let partition = PartitionID.all(of: type, partitions: 1)[0]
+            let amqp = try await AMQPConnection.connect(try AMQPConfiguration(url: rabbit.url))
+            defer { Task { await amqp.close() } }
+            let channel = try await amqp.openChannel()
+            try await Topology.declarePartition(partition, on: channel)
+            let letters = ["twice", "other", "twice"].map {
+                FakeDeadLetter(target: "\(type)/a", id: $0, reason: "actor \(type)/a does not exist (never spawned, or stopped)")
+            }
+            try await publishDeadLetters(letters, amqpURL: rabbit.url)
+
+            #expect(try await client.replayDeadLetters(limit: 100) { _ in true } == 2)
+            #expect(try await channel.inspectQueue(partition.queue).messageCount == 2, "twice and other, once each")
+            #expect(try await drainDeadLetterIDs(amqpURL: rabbit.url, count: 1) == ["twice"])
+            // A later run replays it: it is a run, not the id, that is limited.
+            try await publishDeadLetters([letters[0]], amqpURL: rabbit.url)
+            #expect(try await client.replayDeadLetters(limit: 100) { _ in true } == 1)
+        }
     }
 }

@@ -42,19 +42,29 @@ extension GreenroomClient {
     /// not replay in the queue (and one replayed but not yet acked is
     /// replayed again later, under the same message id, which its actor
     /// dedupes).
+    ///
+    /// A run replays each message id once: a letter whose id it already
+    /// replayed stays in the queue. (The scan looks at letters that become
+    /// ready while it runs, and a replayed letter whose actor refuses it
+    /// again is dead-lettered anew behind the ones being looked at.)
     func replayDeadLetters(lookingAt limit: Int?, idle: Duration, upTo count: Int,
                            progress: (@Sendable (DeadLetterScanProgress) -> Void)?,
                            matching predicate: (DeadLetter) -> Bool) async throws -> Int {
         guard count > 0 else { return 0 }
         var replayed = 0
+        var replayedIDs: Set<String> = []
         return try await scanDeadLetters(limit: limit, idle: idle, confirms: true, progress: progress) { channel, batch in
-            var picked: [(tag: UInt64, publication: AMQPPublication)] = []
+            var picked: [(tag: UInt64, id: String?, publication: AMQPPublication)] = []
+            var pickedIDs: Set<String> = []
             for delivery in batch where replayed + picked.count < count && predicate(Self.describe(delivery)) {
-                if let publication = try await replayPublication(of: delivery) { picked.append((delivery.deliveryTag, publication)) }
+                let id = delivery.properties.messageID
+                if let id, replayedIDs.contains(id) || !pickedIDs.insert(id).inserted { continue }
+                if let publication = try await replayPublication(of: delivery) { picked.append((delivery.deliveryTag, id, publication)) }
             }
             let results = try await channel.publish(picked.map(\.publication))
-            let confirmed = zip(picked, results).compactMap { pick, result in (try? result.get()).map { pick.tag } }
-            channel.acknowledgeWithoutWaiting(confirmed.map { .ack($0, multiple: false) })
+            let confirmed = zip(picked, results).filter { (try? $1.get()) != nil }.map(\.0)
+            channel.acknowledgeWithoutWaiting(confirmed.map { .ack($0.tag, multiple: false) })
+            replayedIDs.formUnion(confirmed.compactMap(\.id))
             replayed += confirmed.count
             return replayed >= count ? .stop : .next
         } finish: { _ in replayed }
