@@ -95,22 +95,30 @@ enum RabbitControl {
     /// returns how many it closed.
     @discardableResult
     static func closeConnections(named clientNames: Set<String>, reason: String = "closed by a Greenroom test") async throws -> Int {
-        let wanted = try await connections().filter { $0.clientName.map(clientNames.contains) == true }.map(\.name)
-        guard !wanted.isEmpty else { return 0 }
         // close_connection takes the connection's Erlang pid (<node.N.N.N>), which
-        // the JSON formatter does not print in that form: map names to pids from the table.
-        var pids: [String: String] = [:]
-        for line in try await run(["list_connections", "--no-table-headers", "pid", "name"]).split(separator: "\n") {
-            let columns = line.split(separator: "\t", maxSplits: 1).map(String.init)
-            if columns.count == 2, columns[0].hasPrefix("<") { pids[columns[1]] = columns[0] }
+        // the JSON formatter does not print in that form: names are mapped to pids
+        // from the table, a second listing. A connection that closed in between
+        // (a client reconnecting under its same name) makes both listings again.
+        for attempt in 1... {
+            let wanted = try await connections().filter { $0.clientName.map(clientNames.contains) == true }.map(\.name)
+            guard !wanted.isEmpty else { return 0 }
+            var pids: [String: String] = [:]
+            for line in try await run(["list_connections", "--no-table-headers", "pid", "name"]).split(separator: "\n") {
+                let columns = line.split(separator: "\t", maxSplits: 1).map(String.init)
+                if columns.count == 2, columns[0].hasPrefix("<") { pids[columns[1]] = columns[0] }
+            }
+            let found = wanted.compactMap { pids[$0] }
+            guard found.count == wanted.count else {
+                if attempt == 5 {
+                    throw RabbitControlFailed(arguments: ["list_connections"], status: 0,
+                                              output: "no pid for \(wanted.filter { pids[$0] == nil }), 5 times")
+                }
+                continue
+            }
+            for pid in found { _ = try await run(["close_connection", pid, reason]) }
+            return found.count
         }
-        var closed = 0
-        for name in wanted {
-            guard let pid = pids[name] else { throw RabbitControlFailed(arguments: ["list_connections"], status: 0, output: "no pid for \(name)") }
-            _ = try await run(["close_connection", pid, reason])
-            closed += 1
-        }
-        return closed
+        fatalError("unreachable")
     }
 
     static func hostName() -> String {
