@@ -182,8 +182,9 @@ enum ConsumeCeiling {
         let queues = partitions.map(\.queue)
         let connection = try await AMQPConnection.connect(amqp)
         let setup = try await connection.openChannel()
-        try await Topology.declareShared(on: setup)
-        for partition in partitions { try await Topology.declarePartition(partition, on: setup) }
+        let queueType = QueueType.default(for: amqp)
+        try await Topology.declareShared(on: setup, queueType: queueType)
+        for partition in partitions { try await Topology.declarePartition(partition, queueType: queueType, on: setup) }
         do {
             let rate = try await consume(connection: connection, amqp: amqp, queues: queues, messages: messages, publishers: publishers, prefetch: prefetch)
             for queue in queues { try await setup.deleteQueue(queue) }

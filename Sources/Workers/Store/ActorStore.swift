@@ -134,6 +134,9 @@ public struct WorkerConfigurationError: Error, CustomStringConvertible {
         /// Redis keeps no append-only file (or never flushes it) and the
         /// worker was told to require one (`requireDurableRedis`).
         case redisNotDurable
+        /// `queue` exists as an `existing` queue and this program asked for
+        /// the other type; RabbitMQ cannot change a queue's type.
+        case queueTypeMismatch(queue: String, existing: QueueType, asked: QueueType)
     }
 
     public let code: Code
