@@ -67,7 +67,8 @@ struct LocalClusterTests {
         try #require(down.status == 0, "\(down)")
         let state = URL(fileURLWithPath: LocalCluster.script).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent(".services/cluster")
-        for name in cluster.rabbitPorts.map({ "rabbit-\($0)" }) + cluster.redisPorts.map({ "redis-\($0)" }) {
+        let files = ["redis-create-\(cluster.redisPort).log", "lock-\(cluster.amqpPort)-\(cluster.redisPort)"]
+        for name in cluster.rabbitPorts.map({ "rabbit-\($0)" }) + cluster.redisPorts.map({ "redis-\($0)" }) + files {
             try? FileManager.default.removeItem(at: state.appendingPathComponent(name))
         }
         #expect((cluster.rabbitPorts + cluster.redisPorts).allSatisfy { !FreePort.isOpen($0) }, "stopped")
