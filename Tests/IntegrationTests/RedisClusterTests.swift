@@ -94,6 +94,22 @@ struct RedisClusterTests {
         await redis.close()
     }
 
+    @Test("connecting: a single server named as a cluster, and seeds that do not answer, fail with what to do")
+    func connectErrors() async throws {
+        let single = try RedisConfiguration(url: TestServers.redisURL)
+        let notCluster = await #expect(throws: RedisError.self) {
+            try await RedisClient.connect(try RedisConfiguration(url: "redis+cluster://\(single.endpoint)"))
+        }
+        #expect(notCluster?.message.contains("use a redis:// URL") == true, "\(String(describing: notCluster))")
+        let closed = [FreePort.pick(), FreePort.pick()]
+        let unreachable = await #expect(throws: RedisError.self) {
+            try await RedisClient.connect(try RedisConfiguration(url: "redis+cluster://127.0.0.1:\(closed[0]),127.0.0.1:\(closed[1])"))
+        }
+        #expect(unreachable?.code == .connectFailed)
+        #expect(unreachable?.description.contains("127.0.0.1:\(closed[0]): connection refused") == true, "\(String(describing: unreachable))")
+        #expect(unreachable?.description.contains("127.0.0.1:\(closed[1]): connection refused") == true, "\(String(describing: unreachable))")
+    }
+
     @Test("a command or script whose keys are in different slots is refused before it is sent, in cluster and single mode")
     func crossSlot() async throws {
         let cluster = try await ScratchRedisCluster.start()
