@@ -49,6 +49,8 @@ struct RedisClusterURLTests {
             ("redis+cluster://:hunter2@/0", "no seeds"),
             ("redis+cluster://:hunter2@h:7001?replica_wait=soon", "replica_wait must be"),
             ("redis+cluster://:hunter2@h:7001?bogus=1", "unknown option 'bogus'"),
+            ("redis+cluster://:hunter2@h:7001?command_timeout=500", "replica_wait (1000 ms) must be below command_timeout (500 ms)"),
+            ("redis+cluster://:hunter2@h:7001?replica_wait=2000", "must be below command_timeout (2000 ms)"),
         ]
         for (url, problem) in cases {
             do {

@@ -83,7 +83,7 @@ struct BadInputTests {
         let redis = try await TestServers.redis()
         for (address, queue) in [(alice, wrongPartition), (echo, PartitionID(of: counter, partitions: partitions))] {
             let keys = ["a", "c"].map { "gr:\(queue.hashTag):\($0):\(address.id)" }
-            for key in keys { #expect(try await redis.send("EXISTS", key).integer == 0, "\(address) written under \(queue.queue)'s keys") }
+            #expect(try await redis.send("EXISTS", keys[0], keys[1]).integer == 0, "\(address) written under \(queue.queue)'s keys")
         }
         #expect(try await redis.send("EXISTS", "gr:\(PartitionID(of: echo, partitions: partitions).hashTag):a:\(echo.id)").integer == 0)
         await redis.close()

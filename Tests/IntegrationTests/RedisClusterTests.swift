@@ -94,6 +94,22 @@ struct RedisClusterTests {
         await redis.close()
     }
 
+    @Test("connecting: a single server named as a cluster, and seeds that do not answer, fail with what to do")
+    func connectErrors() async throws {
+        let single = try RedisConfiguration(url: TestServers.redisURL)
+        let notCluster = await #expect(throws: RedisError.self) {
+            try await RedisClient.connect(try RedisConfiguration(url: "redis+cluster://\(single.endpoint)"))
+        }
+        #expect(notCluster?.message.contains("use a redis:// URL") == true, "\(String(describing: notCluster))")
+        let closed = [FreePort.pick(), FreePort.pick()]
+        let unreachable = await #expect(throws: RedisError.self) {
+            try await RedisClient.connect(try RedisConfiguration(url: "redis+cluster://127.0.0.1:\(closed[0]),127.0.0.1:\(closed[1])"))
+        }
+        #expect(unreachable?.code == .connectFailed)
+        #expect(unreachable?.description.contains("127.0.0.1:\(closed[0]): connection refused") == true, "\(String(describing: unreachable))")
+        #expect(unreachable?.description.contains("127.0.0.1:\(closed[1]): connection refused") == true, "\(String(describing: unreachable))")
+    }
+
     @Test("a command or script whose keys are in different slots is refused before it is sent, in cluster and single mode")
     func crossSlot() async throws {
         let cluster = try await ScratchRedisCluster.start()
@@ -208,22 +224,35 @@ struct RedisClusterTests {
         for _ in 0..<20 { try await redis.send("INCR", counter) }
         #expect(clock.now - start < .seconds(5), "20 writes to a master without a replica took \(clock.now - start)")
 
-        // The old master comes back as a replica of the new one.
+        // The old master comes back as a replica of the new one; once the
+        // client's map shows that replica (read every 5 s), writes wait for it again.
         try await cluster.launch(victim)
         try await cluster.waitUntilWhole()
         #expect(try await redis.send("INCR", counter).integer == value + 21)
+        var promoted = 0
+        for master in try await cluster.masters() where try await slots(of: master, in: cluster).contains(where: { $0.contains(RedisSlot.of(counter)) }) {
+            promoted = master
+        }
+        #expect(promoted != victim)
+        let newMaster = promoted
+        let waitsBefore = try await calls(of: "wait", on: newMaster, in: cluster)
+        try await eventually(30, "writes to the promoted master waiting for its new replica") {
+            try await redis.send("INCR", counter)
+            return try await calls(of: "wait", on: newMaster, in: cluster) > waitsBefore
+        }
         await redis.close()
     }
 
-    @Test("WAIT's cost: pipelined EVALSHA on the cluster with replica_wait on and off, in the same run")
+    @Test("WAIT's cost: pipelined EVALSHA on the cluster with replica_wait on and off, alternating in the same run")
     func replicaWaitCost() async throws {
         let cluster = try await ScratchRedisCluster.start()
         defer { cluster.remove() }
         let script = RedisScript("redis.call('HINCRBY', KEYS[1], 'n', 1); return redis.call('INCR', KEYS[2])")
-        var rates: [String: Double] = [:]
-        for (label, options) in [("replica_wait=1000", "replica_wait=1000"), ("replica_wait=0", "replica_wait=0")] {
+        var rates: [String: [Int]] = [:]
+        var latencies: [String: [Int]] = [:]
+        for (round, options) in ["replica_wait=0", "replica_wait=1000", "replica_wait=0", "replica_wait=1000"].enumerated() {
             let redis = try await RedisClient.connect(try RedisConfiguration(url: cluster.url(options: options)))
-            let prefix = "bench-\(label)"
+            let prefix = "bench-\(round)"
             let total = 20_000, tasks = 100
             let clock = ContinuousClock()
             let start = clock.now
@@ -238,14 +267,23 @@ struct RedisClusterTests {
                 }
                 try await group.waitForAll()
             }
-            let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
-            rates[label] = Double(total) / seconds
+            let elapsed = clock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            rates[options, default: []].append(Int(Double(total) / seconds))
+            // One caller alone: each script pays WAIT's replication delay in full.
+            let alone = clock.now
+            for index in 0..<1_000 { try await redis.run(script, keys: ["{\(prefix).alone}:h", "{\(prefix).alone}:n"], arguments: [index]) }
+            let aloneElapsed = clock.now - alone
+            let microseconds = Int(aloneElapsed.components.seconds) * 1_000_000 + Int(aloneElapsed.components.attoseconds / 1_000_000_000_000)
+            latencies[options, default: []].append(microseconds / 1_000)
             let counts = try await redis.pipeline((0..<30).map { bytes("GET", "{\(prefix).\($0)}:n") })
             #expect(try counts.reduce(0) { $0 + (try $1.get().integer ?? 0) } == Int64(total))
             await redis.close()
         }
-        print("replica wait bench: 20000 EVALSHA from 100 tasks on a 3-master cluster: "
-              + rates.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value))/s" }.joined(separator: ", "))
+        print("replica wait bench: 20000 EVALSHA from 100 tasks on a 3-master cluster, per round: "
+              + rates.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.map { "\($0)/s" }.joined(separator: ", "))" }.joined(separator: "; ")
+              + "; one caller, µs per script: "
+              + latencies.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.map { "\($0)" }.joined(separator: ", "))" }.joined(separator: "; "))
     }
 }
 

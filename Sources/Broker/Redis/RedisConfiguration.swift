@@ -77,6 +77,12 @@ public struct RedisConfiguration: Sendable, Equatable {
             isCluster = true
             otherSeeds = Array(cluster.seeds.dropFirst())
             replicaWaitMilliseconds = cluster.replicaWaitMilliseconds ?? Self.defaultReplicaWaitMilliseconds
+            // WAIT holds the connection silent while it waits: as long as the
+            // command timeout, and the batch would time out and drop it.
+            guard commandTimeoutMilliseconds == 0 || replicaWaitMilliseconds < commandTimeoutMilliseconds else {
+                throw URLFormatError(url: url, problem: "replica_wait (\(replicaWaitMilliseconds) ms) must be below command_timeout "
+                                     + "(\(commandTimeoutMilliseconds) ms): a batch waiting for a replica would time out and drop the connection")
+            }
             return
         }
         let parsed = try ServerURL(url)
