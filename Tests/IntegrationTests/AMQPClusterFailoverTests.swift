@@ -80,7 +80,9 @@ struct AMQPClusterFailoverTests {
         let counts = try await waitForCounters(observer, counters, total: rounds, seconds: 300)
         #expect(counts.allSatisfy { $0 == rounds }, "\(counts)\n\(workerLog().suffix(3_000))")
         #expect(worker.poll() == nil, "the worker must still run, in the same process; log:\n\(workerLog().suffix(3_000))")
-        #expect(workerLog().contains("reconnected"), "\(workerLog().suffix(3_000))")
+        let reconnectedLine = workerLog().split(whereSeparator: \.isNewline).first { $0.contains("reconnected") }.map(String.init) ?? ""
+        #expect(reconnectedLine.contains("rabbitmq="), "the nodes it reconnected to: \(workerLog().suffix(3_000))")
+        #expect(!reconnectedLine.contains("127.0.0.1:\(victim.amqpPort)"), "not the dead node: \(reconnectedLine)")
 
         let check = try await within(60, "a connection to a surviving node") {
             try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL))

@@ -400,7 +400,9 @@ public final class WorkerRuntime: Service, Sendable {
                     return nil
                 }
                 guard let lost else {
-                    logger.notice("reconnected", metadata: ["worker": "\(configuration.workerID)", "attempts": "\(attempt)"])
+                    // Which nodes: after a cluster node died, others than before.
+                    let nodes = state.withLock { $0.amqp.map(\.endpoint).joined(separator: ",") }
+                    logger.notice("reconnected", metadata: ["worker": "\(configuration.workerID)", "attempts": "\(attempt)", "rabbitmq": "\(nodes)"])
                     return
                 }
                 await closeSession()
