@@ -33,6 +33,10 @@ public enum Advice {
 
     static func advice(for error: AMQPError) -> String? {
         switch error.code {
+        case .connectFailed where error.endpoint?.contains(",") == true:
+            // Every node of a cluster failed (AMQPConnection.connect).
+            error.osError == ECONNREFUSED ? "are the nodes running? try scripts/services up --cluster"
+                : "check the hosts and ports in \(amqpURL), and that the nodes are running (scripts/services up --cluster)"
         case .connectFailed: afterConnectFailure(osError: error.osError, url: amqpURL)
         case .accessRefused: "check the user, password and vhost in \(amqpURL)"
         case .tlsFailed: "check cacertfile (the CA that signed the broker's certificate, which must name the host you connect to), and certfile/keyfile if the broker wants a client certificate, in \(amqpURL)"
@@ -58,6 +62,9 @@ public enum Advice {
         case .noTypes: "name the types to host with --types (or GREENROOM_TYPES)"
         case .actorChangingElsewhere: "is another worker, with another partition count, writing it? compare `enqueue status` with this worker's --partitions"
         case .faultyBehavior: "give each message kind one handler (docs/ACTORS.md); the worker hosts nothing until then"
+        case .queueTypeMismatch(_, let existing, let asked):
+            "give --queue-type \(existing) (or GREENROOM_QUEUE_TYPE=\(existing)) to use the queues as they are; to make them \(asked), "
+                + "stop the fleet once they are empty and delete them (rabbitmqctl delete_queue NAME), docs/SCALING.md \"RabbitMQ cluster\""
         case .redisNotDurable: "run Redis with appendonly yes and appendfsync everysec (redis-cli CONFIG SET appendonly yes, and in redis.conf; scripts/services does), or drop --require-durable-redis"
         }
     }

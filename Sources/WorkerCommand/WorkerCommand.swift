@@ -83,8 +83,13 @@ public struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("drain-timeout"), help: "Seconds a graceful stop waits for in-flight turns; then the rest is requeued (GREENROOM_DRAIN_TIMEOUT).")
     var drainTimeout: Double = env("GREENROOM_DRAIN_TIMEOUT").flatMap { Double($0) } ?? 30
 
-    @Option(name: .customLong("queue-type"), help: "classic or quorum (GREENROOM_QUEUE_TYPE).")
-    var queueType: QueueType = env("GREENROOM_QUEUE_TYPE").flatMap(QueueType.init(rawValue:)) ?? .classic
+    @Option(name: .customLong("queue-type"), help: .init(
+        "classic or quorum; default quorum when --amqp-url names several nodes, else classic (GREENROOM_QUEUE_TYPE).", valueName: "type"))
+    var queueTypeFlag: QueueType?
+
+    /// `--queue-type`, else GREENROOM_QUEUE_TYPE (checked in `validate`);
+    /// nil: the default for the URL (`QueueType.default(for:)`).
+    var queueType: QueueType? { queueTypeFlag ?? Self.env("GREENROOM_QUEUE_TYPE").flatMap(QueueType.init(rawValue:)) }
 
     @Option(name: .customLong("type-suffix"), help: .init(
         "Host each type as NAME-SUFFIX, isolating tests or staging on a shared broker (GREENROOM_TYPE_SUFFIX).", visibility: .hidden))

@@ -188,11 +188,13 @@ struct DelaysBench {
         }
     }
 
-    /// Redis's `used_memory` (INFO memory), in bytes.
+    /// Redis's `used_memory` (INFO memory), in bytes: summed over the masters of a cluster.
     static func usedMemory(_ redis: RedisClient) async throws -> Int {
-        let info = try await redis.send("INFO", "memory").string ?? ""
-        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
-        return line.flatMap { Int($0.dropFirst("used_memory:".count)) } ?? 0
+        try await redis.eachMaster("INFO", "memory").reduce(0) { total, master in
+            let info = master.reply.string ?? ""
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
+            return total + (line.flatMap { Int($0.dropFirst("used_memory:".count)) } ?? 0)
+        }
     }
 }
 

@@ -22,10 +22,12 @@ struct DrainBench {
         var topologyCeiling: Double?
         if !bench.skipCeiling {
             log.say("consume-only ceiling: \(total) messages pre-published into one queue, then consumed and acked through Broker")
-            ceiling = try await ConsumeCeiling.measure(amqp: amqp, messages: total, publishers: publishers, queues: 1, prefetch: bench.prefetch)
+            ceiling = try await ConsumeCeiling.measure(amqp: amqp, queueType: bench.servers.queueType(for: amqp), messages: total,
+                                                      publishers: publishers, queues: 1, prefetch: bench.prefetch)
             if !bench.skipTopologyCeiling, bench.partitions > 1 {
                 log.say("consume-only ceiling over \(bench.partitions) queues, as many as the partitions")
-                topologyCeiling = try await ConsumeCeiling.measure(amqp: amqp, messages: total, publishers: publishers,
+                topologyCeiling = try await ConsumeCeiling.measure(amqp: amqp, queueType: bench.servers.queueType(for: amqp),
+                                                                   messages: total, publishers: publishers,
                                                                    queues: bench.partitions, prefetch: bench.prefetch)
             }
         }
@@ -176,14 +178,15 @@ struct DrainBench {
 /// first consume until the last delivery arrived and its ack was handed to
 /// the connection.
 enum ConsumeCeiling {
-    static func measure(amqp: AMQPConfiguration, messages: Int, publishers: Int, queues queueCount: Int, prefetch: Int) async throws -> Double {
+    static func measure(amqp: AMQPConfiguration, queueType: QueueType, messages: Int, publishers: Int, queues queueCount: Int,
+                        prefetch: Int) async throws -> Double {
         var generator = SystemRandomNumberGenerator()
         let partitions = PartitionID.all(of: "bench-drain-ceiling-\(String(generator.next() as UInt32, radix: 36))", partitions: max(1, queueCount))
         let queues = partitions.map(\.queue)
         let connection = try await AMQPConnection.connect(amqp)
         let setup = try await connection.openChannel()
-        try await Topology.declareShared(on: setup)
-        for partition in partitions { try await Topology.declarePartition(partition, on: setup) }
+        try await Topology.declareShared(on: setup, queueType: queueType)
+        for partition in partitions { try await Topology.declarePartition(partition, queueType: queueType, on: setup) }
         do {
             let rate = try await consume(connection: connection, amqp: amqp, queues: queues, messages: messages, publishers: publishers, prefetch: prefetch)
             for queue in queues { try await setup.deleteQueue(queue) }

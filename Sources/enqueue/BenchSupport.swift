@@ -129,11 +129,12 @@ final class BenchFleet: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw BenchError("no worker binary beside enqueue at \(binary); build it (swift build) or use --workers 0")
         }
-        let settings = [
+        var settings = [
             "GREENROOM_AMQP_URL": servers.amqpURL, "GREENROOM_REDIS_URL": servers.redisURL, "GREENROOM_TYPES": types,
             "GREENROOM_TYPE_SUFFIX": suffix, "GREENROOM_PARTITIONS": "\(partitions)", "GREENROOM_CONCURRENCY": "\(concurrency)",
             "GREENROOM_PREFETCH": "\(prefetch)", "GREENROOM_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin",
         ]
+        if let queueType = servers.queueTypeFlag { settings["GREENROOM_QUEUE_TYPE"] = queueType.rawValue }
         // Other worker settings pass through from the bench's own environment
         // (GREENROOM_TURN_DEADLINE=0 enqueue bench …), so one run can compare them.
         let passed = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("GREENROOM_") && settings[$0.key] == nil }

@@ -7,7 +7,7 @@ extension ServerOptions {
     func client() async throws -> GreenroomClient {
         let amqp = try AMQPConfiguration(url: amqpURL)
         let redis = try RedisConfiguration(url: redisURL)
-        return try await GreenroomClient.connect(amqp: amqp, redis: redis, logger: logger())
+        return try await GreenroomClient.connect(amqp: amqp, redis: redis, deadQueueType: queueType(for: amqp), logger: logger())
     }
 }
 

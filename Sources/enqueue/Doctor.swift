@@ -99,9 +99,15 @@ struct Doctor: AsyncParsableCommand {
         let connected = clock.now - start
         report.line("Redis     \(configuration.endpoint) db \(configuration.database): connected in \(Report.format(connected))")
         defer { Task { await redis.close() } }
+        if redis.isCluster {
+            let masters = try await redis.masters()
+            report.line("  a Redis Cluster: \(masters.count) masters serve its slots (\(masters.map(\.description).joined(separator: ", ")))")
+        }
 
         var generator = SystemRandomNumberGenerator()
-        let key = "greenroom:doctor:\(String(generator.next() as UInt64, radix: 36))"
+        // A hash tag keeps the key and its `:bin` sibling in one slot, so
+        // the DEL of both works on a Redis Cluster too.
+        let key = "greenroom:doctor:{\(String(generator.next() as UInt64, radix: 36))}"
         let count = messages
         let pipelineStart = clock.now
         try await withThrowingTaskGroup(of: Void.self) { group in

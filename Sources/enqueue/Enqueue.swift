@@ -1,6 +1,8 @@
 import ArgumentParser
+import Broker
 import CommandLineAdvice
 import Logging
+import Workers
 
 /// `enqueue`: talk to a Greenroom fleet from the command line.
 @main
@@ -29,6 +31,11 @@ struct ServerOptions: ParsableArguments {
     var redisURLArgument = ServerURLArgument(ProcessEnvironment.value("GREENROOM_REDIS_URL") ?? "redis://127.0.0.1:6379/0")
     var redisURL: String { redisURLArgument.text }
 
+    @Option(name: .customLong("queue-type"), help: .init(
+        "Type of the queues this command creates (greenroom.dead, a bench's): classic or quorum; default quorum when --amqp-url names several nodes, else classic (env GREENROOM_QUEUE_TYPE).",
+        valueName: "type"))
+    var queueTypeFlag: QueueType?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .warning
 
@@ -36,7 +43,15 @@ struct ServerOptions: ParsableArguments {
     var logFormat: String = ProcessEnvironment.value(LogFormat.environmentVariable) ?? "text"
 
     func validate() throws {
+        if queueTypeFlag == nil, let text = ProcessEnvironment.value("GREENROOM_QUEUE_TYPE"), QueueType(rawValue: text) == nil {
+            throw ValidationError("GREENROOM_QUEUE_TYPE must be classic or quorum, not '\(text)'")
+        }
         _ = try LogFormat(naming: logFormat, from: "--log-format (or \(LogFormat.environmentVariable))")
+    }
+
+    /// `--queue-type`, else GREENROOM_QUEUE_TYPE, else the default for `amqp`.
+    func queueType(for amqp: AMQPConfiguration) -> QueueType {
+        queueTypeFlag ?? ProcessEnvironment.value("GREENROOM_QUEUE_TYPE").flatMap(QueueType.init(rawValue:)) ?? .default(for: amqp)
     }
 
     /// The logger of a subcommand, at `--log-level`, in `--log-format`.
@@ -47,3 +62,4 @@ struct ServerOptions: ParsableArguments {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension QueueType: ExpressibleByArgument {}

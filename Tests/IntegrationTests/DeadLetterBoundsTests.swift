@@ -15,7 +15,7 @@ struct DeadLetterBoundsTests {
         let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: rabbit.url))
         let channel = try await connection.openChannel()
         try await channel.enableConfirms()
-        #expect(try await Topology.declareShared(on: channel, deadLetterBounds: .init(maximumLength: 5, maximumAgeSeconds: 3_600)))
+        #expect(try await Topology.declareShared(on: channel, deadLetterBounds: .init(maximumLength: 5, maximumAgeSeconds: 3_600)) == .asAsked)
         for index in 0..<8 {
             try await channel.publish(AMQPMessage(#"{"n":\#(index)}"#), exchange: Topology.deadExchange, routingKey: "")
         }
@@ -29,12 +29,12 @@ struct DeadLetterBoundsTests {
 
         // Declared again with other bounds (or by an older Greenroom without any):
         // RabbitMQ refuses to change arguments, the queue is used as it is.
-        #expect(try await !Topology.declareShared(on: channel, deadLetterBounds: .init(maximumLength: 7)))
+        #expect(try await Topology.declareShared(on: channel, deadLetterBounds: .init(maximumLength: 7)) == .otherBounds)
         try await channel.publish(AMQPMessage(#"{"n":8}"#), exchange: Topology.deadExchange, routingKey: "")
         #expect(try await channel.inspectQueue(Topology.deadQueue).messageCount == 1, "the channel still works")
         _ = try await channel.deleteQueue(Topology.deadQueue)
         try await channel.declareQueue(Topology.deadQueue, durable: true)
-        #expect(try await !Topology.declareShared(on: channel))
+        #expect(try await Topology.declareShared(on: channel) == .otherBounds)
         await connection.close()
     }
 }

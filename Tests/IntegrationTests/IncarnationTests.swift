@@ -10,7 +10,8 @@ struct IncarnationTests {
         let redis = try await TestServers.redis()
         let type = TestServers.unique("incarnation")
         let partitions = PartitionID.all(of: type, partitions: 4)
-        defer { Task { _ = try? await redis.send("DEL", arguments: partitions.map(RedisLayout.incarnation)); await redis.close() } }
+        // One DEL per partition: each incarnation key is in its partition's slot.
+        defer { Task { _ = try? await redis.pipeline(partitions.map { ["DEL".redisBytes, RedisLayout.incarnation($0).redisBytes] }); await redis.close() } }
         let incarnation = Incarnation(redis: redis)
 
         // This worker has found no markers; while it asks RabbitMQ about the
@@ -28,7 +29,8 @@ struct IncarnationTests {
         let redis = try await TestServers.redis()
         let type = TestServers.unique("incarnation")
         let partitions = PartitionID.all(of: type, partitions: 4)
-        defer { Task { _ = try? await redis.send("DEL", arguments: partitions.map(RedisLayout.incarnation)); await redis.close() } }
+        // One DEL per partition: each incarnation key is in its partition's slot.
+        defer { Task { _ = try? await redis.pipeline(partitions.map { ["DEL".redisBytes, RedisLayout.incarnation($0).redisBytes] }); await redis.close() } }
         let standing = try await Incarnation(redis: redis).establish(type: type, partitions: 4) { true }
         #expect(standing == .lost)
         #expect(try await Incarnation(redis: redis).unmarked(type: type, partitions: 4).count == 4)

@@ -15,7 +15,9 @@ enum RabbitControl {
     static let binary = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
     static var node: String {
-        if let node = getenv("GREENROOM_RABBIT_NODE").map({ String(cString: $0) }), !node.isEmpty { return node }
+        // GREENROOM_RABBIT_NODE names the single node; on servers chosen with
+        // TestServers.using, the node is the AMQP URL's first host.
+        if TestServers.selected == nil, let node = getenv("GREENROOM_RABBIT_NODE").map({ String(cString: $0) }), !node.isEmpty { return node }
         let port = (try? AMQPConfiguration(url: TestServers.amqpURL).port) ?? 5672
         return "greenroom-\(port)@localhost"
     }

@@ -3,10 +3,21 @@ import Broker
 import Glibc
 #endif
 
-/// The servers started by `scripts/services up`, overridable like the tools.
+/// The servers started by `scripts/services up`, overridable like the tools,
+/// and for one task by `TestServers.using(_:)` (ClusterTestServers.swift).
 enum TestServers {
-    static var amqpURL: String { environment("GREENROOM_AMQP_URL") ?? AMQPConfiguration.defaultURL }
-    static var redisURL: String { environment("GREENROOM_REDIS_URL") ?? RedisConfiguration.defaultURL }
+    static var amqpURL: String { selected?.amqpURL ?? environment("GREENROOM_AMQP_URL") ?? AMQPConfiguration.defaultURL }
+    static var redisURL: String { selected?.redisURL ?? environment("GREENROOM_REDIS_URL") ?? RedisConfiguration.defaultURL }
+
+    /// The 3-node RabbitMQ cluster of `scripts/services up --cluster` (scripts/test sets
+    /// GREENROOM_TEST_CLUSTER_AMQP_URL); `LocalCluster` starts it if it is not running.
+    static var clusterAMQPURL: String {
+        environment("GREENROOM_TEST_CLUSTER_AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5701,127.0.0.1:5702,127.0.0.1:5703/%2F"
+    }
+    /// The Redis Cluster of `scripts/services up --cluster` (scripts/test sets GREENROOM_TEST_CLUSTER_REDIS_URL).
+    static var clusterRedisURL: String {
+        environment("GREENROOM_TEST_CLUSTER_REDIS_URL") ?? "redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
+    }
 
     static func amqp() async throws -> AMQPConnection {
         try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL))

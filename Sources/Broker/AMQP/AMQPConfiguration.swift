@@ -2,14 +2,32 @@
 ///
 /// `amqp://user:password@host:port/vhost?heartbeat=30&connection_timeout=5000`
 /// - user and password default to `guest`, the port to 5672 (5671 for `amqps`);
+/// - a cluster's nodes are listed with commas, `amqp://user:password@h1:5672,h2:5672,h3/vhost`
+///   (each port may be left out): a connection goes to one of them and tries
+///   the next when a node cannot be reached (see `hosts`);
 /// - the vhost is the percent-decoded path (`%2F` is `/`, the default);
 /// - `heartbeat` is in seconds (0 turns heartbeats off), `connection_timeout`
 ///   in milliseconds (both RabbitMQ's URI-spec names);
 /// - `amqps://` uses TLS; `cacertfile`, `certfile`, `keyfile` and `verify`
 ///   (`verify_peer` or `verify_none`) configure it.
 public struct AMQPConfiguration: Sendable, Equatable {
-    public var host: String
-    public var port: Int
+    /// The nodes to connect to, in the URL's order; never empty. A connection
+    /// is made to one of them, and the others are tried in turn when it cannot
+    /// be reached (`AMQPConnection.connect`). One host: a single broker; more:
+    /// the nodes of a cluster.
+    public var hosts: [Endpoint] {
+        didSet { precondition(!hosts.isEmpty, "an AMQPConfiguration needs at least one host") }
+    }
+    /// The first host's name or address.
+    public var host: String {
+        get { hosts[0].host }
+        set { hosts[0].host = newValue }
+    }
+    /// The first host's port.
+    public var port: Int {
+        get { hosts[0].port }
+        set { hosts[0].port = newValue }
+    }
     public var user: String
     public var password: String
     public var virtualHost: String
@@ -21,6 +39,20 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var tls: TLS?
     /// A name shown in RabbitMQ's management UI for this connection.
     public var connectionName: String
+
+    /// One node: a host and its AMQP port.
+    public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// `host:port` (`[address]:port` for an IPv6 address).
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
 
     /// TLS settings for `amqps://`.
     public struct TLS: Sendable, Equatable {
@@ -45,8 +77,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
         virtualHost: String = "/", heartbeatSeconds: Int = 30, connectTimeoutMilliseconds: Int = 5_000,
         tls: TLS? = nil, connectionName: String = "greenroom"
     ) {
-        self.host = host
-        self.port = port
+        self.hosts = [Endpoint(host: host, port: port)]
         self.user = user
         self.password = password
         self.virtualHost = virtualHost
@@ -65,7 +96,12 @@ public struct AMQPConfiguration: Sendable, Equatable {
         case "amqps": secure = true
         default: throw URLFormatError(url: url, problem: "scheme must be amqp or amqps, not '\(parsed.scheme)'")
         }
-        self.init(host: parsed.host, port: parsed.port ?? (secure ? 5671 : 5672))
+        let defaultPort = secure ? 5671 : 5672
+        self.init(host: parsed.host, port: parsed.port ?? defaultPort)
+        hosts = parsed.hosts.map { Endpoint(host: $0.host, port: $0.port ?? defaultPort) }
+        if let repeated = hosts.indices.first(where: { hosts[..<$0].contains(hosts[$0]) }) {
+            throw URLFormatError(url: url, problem: "host \(hosts[repeated]) is listed twice; name each node of a cluster once")
+        }
         if let user = parsed.user { self.user = user }
         if let password = parsed.password { self.password = password }
         if let path = parsed.path, !path.isEmpty { virtualHost = path }
@@ -106,8 +142,22 @@ public struct AMQPConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `host:port`, for messages.
-    public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// The first host's `host:port`, for messages.
+    public var endpoint: String { hosts[0].description }
+
+    /// Every host's `host:port`, comma-separated, for messages.
+    public var endpoints: String { hosts.map(\.description).joined(separator: ",") }
+
+    /// True when the URL names several nodes: a cluster.
+    public var namesSeveralHosts: Bool { hosts.count > 1 }
+
+    /// This configuration with only `hosts[index]`: what one connection
+    /// attempt uses.
+    func only(_ index: Int) -> AMQPConfiguration {
+        var single = self
+        single.hosts = [hosts[index]]
+        return single
+    }
 }
 
 /// Printed (`"\(configuration)"`, `debugPrint`, `dump`, a log line) as a URL
@@ -115,13 +165,13 @@ public struct AMQPConfiguration: Sendable, Equatable {
 extension AMQPConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
         let vhost = virtualHost == "/" ? "%2F" : virtualHost
-        return "\(tls == nil ? "amqp" : "amqps")://\(user):***@\(endpoint)/\(vhost)"
+        return "\(tls == nil ? "amqp" : "amqps")://\(user):***@\(endpoints)/\(vhost)"
     }
 
     public var debugDescription: String { description }
 
     public var customMirror: Mirror {
-        Mirror(self, children: ["endpoint": endpoint, "user": user, "password": "***", "virtualHost": virtualHost,
+        Mirror(self, children: ["endpoints": endpoints, "user": user, "password": "***", "virtualHost": virtualHost,
                                 "heartbeatSeconds": heartbeatSeconds, "connectTimeoutMilliseconds": connectTimeoutMilliseconds,
                                 "tls": tls as Any, "connectionName": connectionName])
     }

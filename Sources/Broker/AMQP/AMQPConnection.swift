@@ -15,36 +15,68 @@ import Synchronization
 /// try await channel.publish(AMQPMessage("hi"), exchange: "", routingKey: "my-queue")
 /// ```
 public final class AMQPConnection: Sendable {
+    /// What it was asked to connect to: every host of the URL.
     public let configuration: AMQPConfiguration
+    /// The `host:port` of the node it is connected to (one of `configuration.hosts`).
+    public let endpoint: String
     private let jobs: JobQueue<AMQPConnectionCore.Job>
     private let ended: EndReason
 
-    private init(configuration: AMQPConfiguration, jobs: JobQueue<AMQPConnectionCore.Job>, ended: EndReason) {
+    private init(configuration: AMQPConfiguration, endpoint: String, jobs: JobQueue<AMQPConnectionCore.Job>, ended: EndReason) {
         self.configuration = configuration
+        self.endpoint = endpoint
         self.jobs = jobs
         self.ended = ended
     }
 
     /// Connects and logs in. Fails fast, with an `AMQPError` that names the
     /// problem, when the server is unreachable or refuses the credentials.
+    ///
+    /// With several hosts (a cluster's nodes) it tries them in turn, starting
+    /// at a different one for each connection — the next in a rotation that
+    /// begins at random in each process — so a fleet's connections spread over
+    /// the nodes, and a reconnect after a node died goes to a node that is
+    /// up. Only when every host failed does it fail, with an error that names
+    /// each host and why.
     public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "greenroom.amqp")) async throws -> AMQPConnection {
+        let count = configuration.hosts.count
+        let start = count > 1 ? HostRotation.next() % count : 0
+        var failures: [AMQPError] = []
+        for step in 0..<count {
+            let node = configuration.only((start + step) % count)
+            do {
+                return try await connect(node: node, configuration: configuration, logger: logger)
+            } catch {
+                if count > 1 {
+                    logger.debug("cannot connect to a RabbitMQ node, trying the next", metadata: ["endpoint": "\(node.endpoint)", "error": "\(error)"])
+                }
+                failures.append(error)
+            }
+        }
+        throw count == 1 ? failures[0] : AMQPError(everyNodeFailed: failures, hosts: configuration.endpoints)
+    }
+
+    /// Connects to `node` (a configuration with one host); the connection
+    /// reports `configuration`, the hosts it was asked for.
+    private static func connect(node: AMQPConfiguration, configuration: AMQPConfiguration, logger: Logger) async throws(AMQPError) -> AMQPConnection {
         let jobs = JobQueue<AMQPConnectionCore.Job>()
         let ended = EndReason()
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            startOwnedThread(name: "amqp \(configuration.endpoint)") {
-                switch AMQPConnectionCore.open(configuration: configuration, logger: logger, onTerminate: { ended.record($0, lost: !$1) }) {
+        let result: Result<Void, AMQPError> = await withCheckedContinuation { continuation in
+            startOwnedThread(name: "amqp \(node.endpoint)") {
+                switch AMQPConnectionCore.open(configuration: node, logger: logger, onTerminate: { ended.record($0, lost: !$1) }) {
                 case .failure(let error):
                     ended.record(error)
                     _ = jobs.close()
-                    continuation.resume(throwing: error)
+                    continuation.resume(returning: .failure(error))
                 case .success(let core):
-                    logger.debug("connected to RabbitMQ", metadata: ["endpoint": "\(configuration.endpoint)"])
-                    continuation.resume()
+                    logger.debug("connected to RabbitMQ", metadata: ["endpoint": "\(node.endpoint)"])
+                    continuation.resume(returning: .success(()))
                     core.run(jobs: jobs)
                 }
             }
         }
-        return AMQPConnection(configuration: configuration, jobs: jobs, ended: ended)
+        try result.get()
+        return AMQPConnection(configuration: configuration, endpoint: node.endpoint, jobs: jobs, ended: ended)
     }
 
     /// Why the connection ended, or nil while it is open.

@@ -89,4 +89,21 @@ public struct AMQPError: Error, CustomStringConvertible, Sendable {
         copy.operation = operation
         return copy
     }
+
+    /// Every node of a cluster failed: one error naming each node and why.
+    /// It keeps the failures' code and OS error when they all share one (all
+    /// refused: nothing is running), else it is `.connectFailed`.
+    init(everyNodeFailed failures: [AMQPError], hosts: String) {
+        let prefix = "cannot connect to RabbitMQ at "
+        let reasons = failures.map { failure in
+            let text = failure.description
+            return text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text
+        }
+        let codes = Set(failures.map(\.code))
+        let osErrors = Set(failures.map(\.osError))
+        self.init(code: codes.count == 1 ? failures[0].code : .connectFailed,
+                  operation: "cannot connect to any of the \(failures.count) RabbitMQ nodes",
+                  endpoint: hosts, osError: osErrors.count == 1 ? failures[0].osError : nil,
+                  detail: reasons.joined(separator: "; "))
+    }
 }

@@ -1,11 +1,19 @@
 import Logging
 
-/// A Redis client over one connection, shared by any number of tasks.
+/// A Redis client, shared by any number of tasks: over one connection to a
+/// single server (`redis://`), or over one connection per node of a Redis
+/// Cluster (`redis+cluster://`, see `RedisClusterRouter`).
 ///
 /// Commands issued concurrently are pipelined automatically (see
-/// `RedisConnectionCore`). After the server restarts, the next command
-/// reconnects; commands that were in flight when it went away fail with
-/// `.connectionLost`.
+/// `RedisConnectionCore`), per node in a cluster. After the server restarts,
+/// the next command reconnects; commands that were in flight when it went
+/// away fail with `.connectionLost`.
+///
+/// A command whose keys lie in different slots throws `.crossSlot` before it
+/// is sent: always with a cluster, and in debug builds with a single server
+/// too, so that tests run against one server catch a layout a cluster would
+/// refuse. Commands that name no key (`INFO`, `CONFIG`, `SCAN`) go to one
+/// node of a cluster; `eachMaster` and `scanKeys` reach them all.
 ///
 /// ```swift
 /// let redis = try await RedisClient.connect(try RedisConfiguration(url: url))
@@ -14,30 +22,32 @@ import Logging
 /// ```
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
-    private let jobs: JobQueue<RedisConnectionCore.Job>
+    private let backend: Backend
 
-    private init(configuration: RedisConfiguration, jobs: JobQueue<RedisConnectionCore.Job>) {
+    private enum Backend: Sendable {
+        case single(RedisNodeConnection)
+        case cluster(RedisClusterRouter)
+    }
+
+    private init(configuration: RedisConfiguration, backend: Backend) {
         self.configuration = configuration
-        self.jobs = jobs
+        self.backend = backend
     }
 
     /// Connects, authenticates and selects the database, failing fast with a
-    /// `RedisError` that names the problem.
+    /// `RedisError` that names the problem. For a cluster, reads the slot
+    /// map from the first seed that answers.
     public static func connect(_ configuration: RedisConfiguration, logger: Logger = Logger(label: "greenroom.redis")) async throws -> RedisClient {
-        let jobs = JobQueue<RedisConnectionCore.Job>()
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            startOwnedThread(name: "redis \(configuration.endpoint)") {
-                let core = RedisConnectionCore(configuration: configuration, logger: logger)
-                if let error = core.connectIfNeeded() {
-                    _ = jobs.close()
-                    continuation.resume(throwing: error)
-                    return
-                }
-                continuation.resume()
-                core.run(jobs: jobs)
-            }
+        if configuration.isCluster {
+            return RedisClient(configuration: configuration, backend: .cluster(try await RedisClusterRouter.connect(configuration, logger: logger)))
         }
-        return RedisClient(configuration: configuration, jobs: jobs)
+        return RedisClient(configuration: configuration, backend: .single(try await RedisNodeConnection.connect(configuration, logger: logger)))
+    }
+
+    /// True when connected to a Redis Cluster.
+    public var isCluster: Bool {
+        if case .cluster = backend { return true }
+        return false
     }
 
     /// Sends one command given as raw byte-string arguments; returns its reply.
@@ -45,25 +55,86 @@ public final class RedisClient: Sendable {
     @discardableResult
     public func send(arguments: [[UInt8]]) async throws -> RedisValue {
         precondition(!arguments.isEmpty, "a Redis command needs at least its name")
-        return try await withCheckedThrowingContinuation { continuation in
-            if !jobs.push(.command(arguments: arguments, continuation: continuation)) {
-                continuation.resume(throwing: RedisError(code: .closed, command: RedisConnectionCore.name(of: arguments),
-                                                         message: "the Redis client was closed"))
-            }
+        switch backend {
+        case .single(let connection):
+            #if DEBUG
+            _ = try RedisCommandKeys.slot(of: arguments)
+            #endif
+            return try await connection.send(arguments)
+        case .cluster(let router):
+            return try await router.send(arguments)
         }
     }
 
     /// Sends several commands in one hand-off (written together, one round
-    /// trip) and returns each one's reply or error, in order. Cheaper than
-    /// as many concurrent `send`s: one continuation instead of one per command.
+    /// trip per node) and returns each one's reply or error, in order.
+    /// Cheaper than as many concurrent `send`s: one continuation instead of
+    /// one per command (per node in a cluster).
     public func pipeline(_ commands: [[[UInt8]]]) async throws -> [Result<RedisValue, RedisError>] {
         guard !commands.isEmpty else { return [] }
         precondition(commands.allSatisfy { !$0.isEmpty }, "a Redis command needs at least its name")
-        return try await withCheckedThrowingContinuation { continuation in
-            if !jobs.push(.pipeline(commands: commands, continuation: continuation)) {
-                continuation.resume(throwing: RedisError(code: .closed, command: "pipeline", message: "the Redis client was closed"))
-            }
+        switch backend {
+        case .single(let connection):
+            #if DEBUG
+            for command in commands { _ = try RedisCommandKeys.slot(of: command) }
+            #endif
+            return try await connection.pipeline(commands)
+        case .cluster(let router):
+            return try await router.pipeline(commands)
         }
+    }
+
+    /// The servers a keyless command must reach: each master of a cluster,
+    /// or the one server.
+    public func masters() async throws -> [RedisEndpoint] {
+        switch backend {
+        case .single: [RedisEndpoint(host: configuration.host, port: configuration.port)]
+        case .cluster(let router): try await router.masters()
+        }
+    }
+
+    /// Sends a command to every master of a cluster (the one server
+    /// otherwise), one after the other, and returns each one's reply: for
+    /// commands that name no key, such as `INFO`, `CONFIG GET`, `DBSIZE`.
+    public func eachMaster(arguments: [[UInt8]]) async throws -> [(node: RedisEndpoint, reply: RedisValue)] {
+        switch backend {
+        case .single(let connection):
+            [(RedisEndpoint(host: configuration.host, port: configuration.port), try await connection.send(arguments))]
+        case .cluster(let router):
+            try await router.eachMaster(arguments)
+        }
+    }
+
+    /// `eachMaster(arguments:)` with `command` and its arguments: `eachMaster("INFO", "memory")`.
+    public func eachMaster(_ command: String, _ arguments: any RedisArgument...) async throws -> [(node: RedisEndpoint, reply: RedisValue)] {
+        try await eachMaster(arguments: [command.redisBytes] + arguments.map(\.redisBytes))
+    }
+
+    /// Finds every key matching `pattern` with `SCAN` (on each master of a
+    /// cluster), handing them to `body` a batch at a time. A key may be
+    /// handed over twice (SCAN's guarantee); keys added meanwhile may be missed.
+    public func scanKeys(matching pattern: String, count: Int = 1_000, _ body: ([[UInt8]]) async throws -> Void) async throws {
+        switch backend {
+        case .single(let connection):
+            try await Self.scan(matching: pattern, count: count, body) { try await connection.send($0) }
+        case .cluster(let router):
+            try await router.scanKeys(matching: pattern, count: count, body)
+        }
+    }
+
+    /// The SCAN loop on one server, sending through `send`.
+    static func scan(matching pattern: String, count: Int, _ body: ([[UInt8]]) async throws -> Void,
+                     send: ([[UInt8]]) async throws -> RedisValue) async throws {
+        var cursor: [UInt8] = "0".redisBytes
+        repeat {
+            let reply = try await send(["SCAN".redisBytes, cursor, "MATCH".redisBytes, pattern.redisBytes, "COUNT".redisBytes, count.redisBytes])
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].bytes else {
+                throw RedisError(code: .server, command: "SCAN", message: "unexpected SCAN reply \(reply)")
+            }
+            cursor = next
+            let keys = parts[1].array?.compactMap(\.bytes) ?? []
+            if !keys.isEmpty { try await body(keys) }
+        } while cursor != "0".redisBytes
     }
 
     /// Sends `command` with `arguments`: `send("HSET", key, "field", 42)`.
@@ -91,18 +162,22 @@ public final class RedisClient: Sendable {
         }
     }
 
-    /// Loads a script into the server's script cache (SCRIPT LOAD).
+    /// Loads a script into the server's script cache (SCRIPT LOAD), on
+    /// every master of a cluster.
     public func load(_ script: RedisScript) async throws {
-        let sha = try await send("SCRIPT", "LOAD", script.source)
-        guard sha.string == script.sha1 else {
-            throw RedisError(code: .server, command: "SCRIPT", message: "SCRIPT LOAD returned \(sha), expected \(script.sha1)")
+        for (_, sha) in try await eachMaster("SCRIPT", "LOAD", script.source) {
+            guard sha.string == script.sha1 else {
+                throw RedisError(code: .server, command: "SCRIPT", message: "SCRIPT LOAD returned \(sha), expected \(script.sha1)")
+            }
         }
     }
 
-    /// Closes the connection. Commands issued afterwards fail with `.closed`.
+    /// Closes the connection (every node's, for a cluster). Commands issued
+    /// afterwards fail with `.closed`.
     public func close() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !jobs.push(.close(continuation)) { continuation.resume() }
+        switch backend {
+        case .single(let connection): await connection.close()
+        case .cluster(let router): await router.close()
         }
     }
 }

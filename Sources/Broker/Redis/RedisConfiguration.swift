@@ -9,6 +9,10 @@
 /// their time to live (6 s by default) instead of hanging. A user name needs Redis 6
 /// ACLs; a password alone uses the classic `AUTH password`. `rediss://` (TLS)
 /// is refused: hiredis 0.14, Debian 12's version, has no TLS.
+///
+/// A Redis Cluster is named by its seeds (`RedisClusterURL`):
+/// `redis+cluster://[[user]:password@]host:port,host:port,…[/0][?options]`;
+/// `host` and `port` are then the first seed.
 public struct RedisConfiguration: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -19,10 +23,28 @@ public struct RedisConfiguration: Sendable, Equatable {
     /// How long a command may wait for its reply (no bytes from the server
     /// for this long); 0 waits forever. Keep it below the lease time to live.
     public var commandTimeoutMilliseconds: Int
+    /// True for a Redis Cluster (`redis+cluster://`): commands are routed by
+    /// key slot to the node that serves it (`RedisClusterRouter`).
+    public var isCluster = false
+    /// The cluster's seeds after the first (`host`/`port`): any reachable one
+    /// tells the client the slot map.
+    public var otherSeeds: [RedisEndpoint] = []
+    /// In a cluster, how long (ms) a batch of writes waits for a replica to
+    /// acknowledge them (`WAIT 1 ms`) before its callers are answered; 0 does
+    /// not wait. See `RedisReplicaWait`.
+    public var replicaWaitMilliseconds = 0
+
+    /// Every seed, `host`/`port` first.
+    public var seeds: [RedisEndpoint] { [RedisEndpoint(host: host, port: port)] + otherSeeds }
 
     /// The default `commandTimeoutMilliseconds`: well below the default lease
     /// time to live (6 s), well above any normal command's time.
     public static let defaultCommandTimeoutMilliseconds = 2_000
+
+    /// The default `replicaWaitMilliseconds` of a cluster URL: long enough
+    /// for a replica on a busy host to acknowledge, well below the command
+    /// timeout and the lease time to live.
+    public static let defaultReplicaWaitMilliseconds = 1_000
 
     /// The URL used when neither a flag nor `GREENROOM_REDIS_URL` gives one.
     public static let defaultURL = "redis://127.0.0.1:6379/0"
@@ -39,12 +61,34 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.commandTimeoutMilliseconds = commandTimeoutMilliseconds
     }
 
-    /// Reads a `redis://` URL; throws `URLFormatError` naming the problem.
+    /// Reads a `redis://` or `redis+cluster://` URL; throws `URLFormatError`
+    /// naming the problem.
     public init(url: String) throws(URLFormatError) {
+        if let cluster = try RedisClusterURL(url) {
+            do {
+                try self.init(url: cluster.firstSeedURL)
+            } catch {
+                // The same problem, about the URL as given.
+                throw URLFormatError(url: url, problem: error.problem)
+            }
+            guard database == 0 else {
+                throw URLFormatError(url: url, problem: "a Redis Cluster has only database 0, not \(database): end the URL with /0 or no path")
+            }
+            isCluster = true
+            otherSeeds = Array(cluster.seeds.dropFirst())
+            replicaWaitMilliseconds = cluster.replicaWaitMilliseconds ?? Self.defaultReplicaWaitMilliseconds
+            // WAIT holds the connection silent while it waits: as long as the
+            // command timeout, and the batch would time out and drop it.
+            guard commandTimeoutMilliseconds == 0 || replicaWaitMilliseconds < commandTimeoutMilliseconds else {
+                throw URLFormatError(url: url, problem: "replica_wait (\(replicaWaitMilliseconds) ms) must be below command_timeout "
+                                     + "(\(commandTimeoutMilliseconds) ms): a batch waiting for a replica would time out and drop the connection")
+            }
+            return
+        }
         let parsed = try ServerURL(url)
         guard parsed.scheme == "redis" else {
             let hint = parsed.scheme == "rediss" ? " (TLS is not supported by hiredis 0.14)" : ""
-            throw URLFormatError(url: url, problem: "scheme must be redis, not '\(parsed.scheme)'\(hint)")
+            throw URLFormatError(url: url, problem: "scheme must be redis (or redis+cluster for a Redis Cluster), not '\(parsed.scheme)'\(hint)")
         }
         self.init(host: parsed.host, port: parsed.port ?? 6379)
         user = parsed.user.flatMap { $0.isEmpty ? nil : $0 }
@@ -67,8 +111,11 @@ public struct RedisConfiguration: Sendable, Equatable {
                     throw URLFormatError(url: url, problem: "command_timeout must be a number of milliseconds (0 for none), not '\(value)'")
                 }
                 commandTimeoutMilliseconds = milliseconds
+            case RedisClusterURL.clusterOnlyOption:
+                throw URLFormatError(url: url, problem: "\(name) is an option of redis+cluster:// URLs (a cluster's replicas), not of redis://")
             default:
-                throw URLFormatError(url: url, problem: "unknown option '\(name)' (known: connect_timeout, command_timeout)")
+                throw URLFormatError(url: url, problem: "unknown option '\(name)' (known: connect_timeout, command_timeout; "
+                                     + "for redis+cluster:// also replica_wait)")
             }
         }
     }
@@ -82,7 +129,8 @@ public struct RedisConfiguration: Sendable, Equatable {
 extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
         let credentials = password == nil ? (user.map { "\($0)@" } ?? "") : "\(user ?? ""):***@"
-        return "redis://\(credentials)\(endpoint)/\(database)"
+        guard isCluster else { return "redis://\(credentials)\(endpoint)/\(database)" }
+        return "redis+cluster://\(credentials)\(seeds.map(\.description).joined(separator: ","))/\(database)"
     }
 
     public var debugDescription: String { description }
@@ -90,6 +138,7 @@ extension RedisConfiguration: CustomStringConvertible, CustomDebugStringConverti
     public var customMirror: Mirror {
         Mirror(self, children: ["endpoint": endpoint, "user": user as Any, "password": password == nil ? "none" : "***",
                                 "database": database, "connectTimeoutMilliseconds": connectTimeoutMilliseconds,
-                                "commandTimeoutMilliseconds": commandTimeoutMilliseconds])
+                                "commandTimeoutMilliseconds": commandTimeoutMilliseconds, "isCluster": isCluster,
+                                "otherSeeds": otherSeeds.map(\.description), "replicaWaitMilliseconds": replicaWaitMilliseconds])
     }
 }

@@ -30,6 +30,8 @@ final class RedisConnectionCore {
 
     let configuration: RedisConfiguration
     let logger: Logger
+    /// In a cluster, the replica acknowledgement a batch of writes waits for.
+    let replicaWait: RedisReplicaWait?
     private var context: UnsafeMutablePointer<redisContext>?
     private var closed = false
     /// The socket timeout set on the connection now, for messages (ms; 0: none).
@@ -37,9 +39,10 @@ final class RedisConnectionCore {
     /// Commands are written in batches of at most this many.
     private let maximumBatch = 4_096
 
-    init(configuration: RedisConfiguration, logger: Logger) {
+    init(configuration: RedisConfiguration, logger: Logger, replicaWait: RedisReplicaWait? = nil) {
         self.configuration = configuration
         self.logger = logger
+        self.replicaWait = replicaWait
     }
 
     deinit {
@@ -141,7 +144,17 @@ final class RedisConnectionCore {
                     for command in chunk { command.complete(.failure(error)) }
                     continue
                 }
-                let results = execute(chunk.map(\.arguments))
+                let arguments = chunk.map(\.arguments)
+                let results: [Result<RedisValue, RedisError>]
+                if let replicaWait, replicaWait.isNeeded(after: arguments) {
+                    // WAIT written with the batch, so it costs no round trip of
+                    // its own; the callers hear back once a replica has it all.
+                    var withWait = execute(arguments + [replicaWait.command])
+                    replicaWait.record(withWait.removeLast(), endpoint: configuration.endpoint, logger: logger)
+                    results = withWait
+                } else {
+                    results = execute(arguments)
+                }
                 for (command, result) in zip(chunk, results) {
                     command.complete(result)
                 }

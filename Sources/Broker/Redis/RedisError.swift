@@ -26,6 +26,11 @@ public struct RedisError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let timedOut = Code(name: "timedOut")
         /// The client was closed.
         public static let closed = Code(name: "closed")
+        /// The command's keys lie in different slots: a Redis Cluster would
+        /// refuse it, so the client refused it before sending it (always
+        /// with a cluster, in debug builds with a single server too). A
+        /// programming error: give the keys one hash tag, or split the command.
+        public static let crossSlot = Code(name: "crossSlot")
     }
 
     /// The kind of failure.

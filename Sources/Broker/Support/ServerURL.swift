@@ -1,5 +1,5 @@
 /// The parts of a server URL of the form
-/// `scheme://[user[:password]@]host[:port][/path][?name=value&…]`.
+/// `scheme://[user[:password]@]host[:port][,host[:port]…][/path][?name=value&…]`.
 ///
 /// User, password and path are percent-decoded. This is deliberately small:
 /// AMQP and Redis URLs are all Greenroom parses, and each has its own rules on
@@ -8,11 +8,21 @@ struct ServerURL: Equatable {
     var scheme: String
     var user: String?
     var password: String?
+    /// The first host and its port (nil when the URL gives none).
     var host: String
     var port: Int?
+    /// Every host, in the URL's order: `host:port,host:port,…` names the
+    /// nodes of a cluster. The first is `host` and `port`.
+    var hosts: [Endpoint]
     /// The path without its leading slash, percent-decoded; nil when absent.
     var path: String?
     var query: [String: String]
+
+    /// One `host[:port]` of the URL.
+    struct Endpoint: Equatable {
+        var host: String
+        var port: Int?
+    }
 
     /// Parses `text`, throwing a `URLError` that quotes what was wrong.
     init(_ text: String) throws(URLFormatError) {
@@ -54,32 +64,50 @@ struct ServerURL: Equatable {
             rest = rest[rest.index(after: at)...]
         }
 
-        // Host, possibly a bracketed IPv6 literal, then an optional port.
-        var hostPart = rest
+        // One host or several, separated by commas (a cluster's nodes).
+        guard !rest.isEmpty else {
+            throw URLFormatError(url: text, problem: "missing host")
+        }
+        let pieces = rest.split(separator: ",", omittingEmptySubsequences: false)
+        if pieces.count > 1, let empty = pieces.firstIndex(where: \.isEmpty) {
+            throw URLFormatError(url: text, problem: "empty host in the host list '\(rest)' (host \(empty + 1) of \(pieces.count)): "
+                                 + "separate hosts with single commas, nothing before the first or after the last")
+        }
+        hosts = try pieces.map { piece throws(URLFormatError) in try Self.endpoint(piece, in: text, among: pieces.count) }
+        host = hosts[0].host
+        port = hosts[0].port
+    }
+
+    /// Parses `host[:port]` (a bracketed IPv6 literal for the host); an error
+    /// names the host when it is one of several.
+    private static func endpoint(_ piece: Substring, in text: String, among count: Int) throws(URLFormatError) -> Endpoint {
+        let which = count > 1 ? " in '\(piece)'" : ""
+        var hostPart = piece
         var portPart: Substring?
         if hostPart.hasPrefix("[") {
             guard let close = hostPart.firstIndex(of: "]") else {
-                throw URLFormatError(url: text, problem: "unclosed '[' in IPv6 host")
+                throw URLFormatError(url: text, problem: "unclosed '[' in IPv6 host\(which)")
             }
             let after = hostPart[hostPart.index(after: close)...]
             hostPart = hostPart[hostPart.index(after: hostPart.startIndex)..<close]
             if after.hasPrefix(":") { portPart = after.dropFirst() } else if !after.isEmpty {
-                throw URLFormatError(url: text, problem: "unexpected '\(after)' after IPv6 host")
+                throw URLFormatError(url: text, problem: "unexpected '\(after)' after IPv6 host\(which)")
             }
         } else if let colon = hostPart.lastIndex(of: ":") {
             portPart = hostPart[hostPart.index(after: colon)...]
             hostPart = hostPart[..<colon]
         }
         guard !hostPart.isEmpty else {
-            throw URLFormatError(url: text, problem: "missing host")
+            throw URLFormatError(url: text, problem: "missing host\(which)")
         }
-        host = String(hostPart)
+        var port: Int?
         if let portPart {
             guard let number = Int(portPart), (1...65535).contains(number) else {
-                throw URLFormatError(url: text, problem: "port '\(portPart)' is not a number from 1 to 65535")
+                throw URLFormatError(url: text, problem: "port '\(portPart)'\(which) is not a number from 1 to 65535")
             }
             port = number
         }
+        return Endpoint(host: String(hostPart), port: port)
     }
 
     /// Percent-decodes `text`; an error names it as `naming` (so that a

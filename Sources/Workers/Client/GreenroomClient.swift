@@ -25,7 +25,12 @@ public final class GreenroomClient: Sendable {
     /// within `confirmTimeout` fails with `AMQPError` `.timedOut` (it may or
     /// may not have been stored: send it again with the same id), rather than
     /// wait forever on a broker that stopped answering.
+    ///
+    /// It declares the shared exchanges and `greenroom.dead`, the latter a
+    /// queue of `deadQueueType` if it does not exist yet: by default quorum
+    /// when `amqp` names several nodes (`QueueType.default(for:)`).
     public static func connect(amqp: AMQPConfiguration, redis: RedisConfiguration, confirmTimeout: Duration = .seconds(30),
+                               deadQueueType: QueueType? = nil,
                                logger: Logger = Logger(label: "greenroom.client")) async throws -> GreenroomClient {
         var amqpConfiguration = amqp
         amqpConfiguration.connectionName = "greenroom client"
@@ -33,7 +38,7 @@ public final class GreenroomClient: Sendable {
         let redisClient = try await RedisClient.connect(redis, logger: logger)
         let channel = try await connection.openChannel()
         try await channel.enableConfirms(timeout: confirmTimeout)
-        try await Topology.declareShared(on: channel)
+        try await Topology.declareShared(on: channel, queueType: deadQueueType ?? .default(for: amqp))
         let replies = try await ReplyListener.start(on: connection)
         return GreenroomClient(amqp: connection, redis: redisClient, publishChannel: channel, replies: replies)
     }

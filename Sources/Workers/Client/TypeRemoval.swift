@@ -13,13 +13,12 @@ extension GreenroomClient {
             }
             try await channel.close()
         }
-        var cursor = "0"
-        repeat {
-            let reply = try await redis.send("SCAN", cursor, "MATCH", "gr:{\(type).*", "COUNT", 5_000)
-            cursor = reply.array?[0].string ?? "0"
-            let keys = reply.array?[1].array?.compactMap(\.bytes) ?? []
-            if !keys.isEmpty { try await redis.send(arguments: ["UNLINK".redisBytes] + keys) }
-        } while cursor != "0"
+        // One UNLINK per slot (a partition's keys share one): a command may
+        // not span slots, and a cluster spreads the partitions over nodes.
+        try await redis.scanKeys(matching: "gr:{\(type).*", count: 5_000) { keys in
+            let bySlot = Dictionary(grouping: keys, by: RedisSlot.of)
+            for reply in try await redis.pipeline(bySlot.values.map { ["UNLINK".redisBytes] + $0 }) { _ = try reply.get() }
+        }
         try await redis.send("HDEL", RedisLayout.types, type)
     }
 }

@@ -24,7 +24,10 @@ enum Reconnection {
             case .connectFailed, .connectionLost, .closed:
                 return true
             case .server:
-                return redis.message.hasPrefix("LOADING")  // restarted, reading its append-only file
+                // LOADING: restarted, reading its append-only file. The others:
+                // a Redis Cluster between a master's failure and its replica's
+                // promotion, for longer than the client's own retries.
+                return ["LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN"].contains(redis.serverErrorKind ?? "")
             default:
                 return false
             }

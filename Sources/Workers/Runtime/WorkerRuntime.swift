@@ -42,6 +42,9 @@ public final class WorkerRuntime: Service, Sendable {
         /// times `prefetch`, at least 1,024).
         public var dedupCapacity: Int
         public var maximumBodyBytes: Int
+        /// The type of the partition queues and of `greenroom.dead`, when
+        /// this worker creates them; by default quorum when the AMQP URL
+        /// names several nodes, else classic (`QueueType.default(for:)`).
         public var queueType: QueueType
         public var workerID: String
         /// Actors kept in memory between turns; the least recently used beyond
@@ -78,7 +81,7 @@ public final class WorkerRuntime: Service, Sendable {
             amqp: AMQPConfiguration = AMQPConfiguration(), redis: RedisConfiguration = RedisConfiguration(),
             types: [HostedType], partitions: Int = 16, concurrency: Int = 64, prefetch: UInt16 = 256,
             dedupSeconds: Int = 86_400, dedupCapacity: Int = 0, maximumBodyBytes: Int = WireFormat.defaultMaximumBodyBytes,
-            queueType: QueueType = .classic, workerID: String = WorkerRuntime.defaultWorkerID(),
+            queueType: QueueType? = nil, workerID: String = WorkerRuntime.defaultWorkerID(),
             maximumActivations: Int = 100_000, leaseMilliseconds: Int = 6_000, heartbeatMilliseconds: Int = 1_000,
             hooks: [any TurnHooks] = []
         ) {
@@ -91,7 +94,7 @@ public final class WorkerRuntime: Service, Sendable {
             self.dedupSeconds = dedupSeconds
             self.dedupCapacity = dedupCapacity
             self.maximumBodyBytes = maximumBodyBytes
-            self.queueType = queueType
+            self.queueType = queueType ?? .default(for: amqp)
             self.workerID = workerID
             self.maximumActivations = maximumActivations
             self.leaseMilliseconds = leaseMilliseconds
@@ -216,12 +219,22 @@ public final class WorkerRuntime: Service, Sendable {
         for script in DueStore.scripts { try await redis.load(script) }
         let publishChannel = try await publishing.openChannel()
         try await publishChannel.enableConfirms(timeout: configuration.confirmTimeout)
-        if try await !Topology.declareShared(on: publishChannel, deadLetterBounds: configuration.deadLetterBounds) {
+        switch try await Topology.declareShared(on: publishChannel, deadLetterBounds: configuration.deadLetterBounds,
+                                                 queueType: configuration.queueType) {
+        case .asAsked:
+            break
+        case .otherBounds:
             logger.warning("""
                 greenroom.dead exists with other arguments (made by an older Greenroom, or with other bounds) and is used as it is; \
                 to bound it: rabbitmqctl set_policy greenroom-dead '^greenroom\\.dead$' \
                 '{"max-length":\(configuration.deadLetterBounds.maximumLength),"message-ttl":\(configuration.deadLetterBounds.maximumAgeSeconds * 1_000),\
                 "overflow":"drop-head"}' --apply-to queues (docs/PROTOCOL.md, "Dead letters")
+                """)
+        case .otherType(let existing):
+            logger.warning("""
+                greenroom.dead is a \(existing) queue and this worker's queues are \(configuration.queueType); it is used as it is. \
+                To make it \(configuration.queueType): once it is empty (enqueue dead), delete it (rabbitmqctl delete_queue greenroom.dead) \
+                and restart a worker (docs/SCALING.md, "RabbitMQ cluster")
                 """)
         }
         // The runtime's metrics first, then the application's hooks.
@@ -290,7 +303,7 @@ public final class WorkerRuntime: Service, Sendable {
         logger.info("worker started", metadata: [
             "worker": "\(configuration.workerID)", "types": "\(configuration.types.map(\.typeName).joined(separator: ","))",
             "partitions": "\(configuration.partitions)", "owned": "\(ownership.owned.count)", "concurrency": "\(configuration.concurrency)",
-            "rabbitmq": "\(configuration.amqp.endpoint)", "redis": "\(configuration.redis.endpoint)",
+            "rabbitmq": "\(consuming.endpoint)", "queue type": "\(configuration.queueType)", "redis": "\(configuration.redis.endpoint)",
         ])
     }
 
@@ -387,7 +400,9 @@ public final class WorkerRuntime: Service, Sendable {
                     return nil
                 }
                 guard let lost else {
-                    logger.notice("reconnected", metadata: ["worker": "\(configuration.workerID)", "attempts": "\(attempt)"])
+                    // Which nodes: after a cluster node died, others than before.
+                    let nodes = state.withLock { $0.amqp.map(\.endpoint).joined(separator: ",") }
+                    logger.notice("reconnected", metadata: ["worker": "\(configuration.workerID)", "attempts": "\(attempt)", "rabbitmq": "\(nodes)"])
                     return
                 }
                 await closeSession()

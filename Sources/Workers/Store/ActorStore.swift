@@ -99,19 +99,15 @@ final class ActorStore: ActorDirectory, Sendable {
     }
 
     func actors(ofType type: String) async throws -> [ActorAddress] {
-        var cursor = "0"
-        var found: [ActorAddress] = []
-        repeat {
-            let reply = try await redis.send("SCAN", cursor, "MATCH", RedisLayout.actorPattern(type: type), "COUNT", 1000)
-            guard let parts = reply.array, parts.count == 2 else { break }
-            cursor = parts[0].string ?? "0"
-            for key in parts[1].array ?? [] {
-                guard let key = key.string, let marker = key.range(of: ":a:") else { continue }
+        var found: Set<ActorAddress> = []
+        try await redis.scanKeys(matching: RedisLayout.actorPattern(type: type)) { keys in
+            for key in keys {
+                guard let key = String(validating: key, as: UTF8.self), let marker = key.range(of: ":a:") else { continue }
                 let id = String(key[marker.upperBound...])
                 guard let address = try? ActorAddress(type: type, id: id) else { continue }
-                found.append(address)
+                found.insert(address)
             }
-        } while cursor != "0"
+        }
         var live: [ActorAddress] = []
         for address in found where try await exists(address) { live.append(address) }
         return live.sorted { $0.description < $1.description }
@@ -134,6 +130,9 @@ public struct WorkerConfigurationError: Error, CustomStringConvertible {
         /// Redis keeps no append-only file (or never flushes it) and the
         /// worker was told to require one (`requireDurableRedis`).
         case redisNotDurable
+        /// `queue` exists as an `existing` queue and this program asked for
+        /// the other type; RabbitMQ cannot change a queue's type.
+        case queueTypeMismatch(queue: String, existing: QueueType, asked: QueueType)
     }
 
     public let code: Code

@@ -31,23 +31,32 @@ public struct RedisPersistence: Sendable, Equatable {
     }
 
     /// Reads the settings; nil when the server refuses `CONFIG` (managed
-    /// Redis often does, or an ACL user may not run it).
+    /// Redis often does, or an ACL user may not run it). In a cluster, reads
+    /// every master's and returns the first that falls short, if any.
     public static func read(from redis: RedisClient) async throws -> RedisPersistence? {
         // One name per CONFIG GET: Redis before 7 takes only one.
-        var settings: [String: String] = [:]
+        var settings: [RedisEndpoint: [String: String]] = [:]
+        var masters: [RedisEndpoint] = []
         for name in ["appendonly", "appendfsync", "save"] {
-            let reply: RedisValue
+            let replies: [(node: RedisEndpoint, reply: RedisValue)]
             do {
-                reply = try await redis.send("CONFIG", "GET", name)
+                replies = try await redis.eachMaster("CONFIG", "GET", name)
             } catch let error as RedisError where error.code == .server {
                 return nil
             }
-            let parts = reply.array ?? []
-            if parts.count == 2, let value = parts[1].string { settings[name] = value }
+            for (node, reply) in replies {
+                if settings[node] == nil { masters.append(node) }
+                let parts = reply.array ?? []
+                settings[node, default: [:]][name] = parts.count == 2 ? parts[1].string : nil
+            }
         }
-        guard let appendOnly = settings["appendonly"] else { return nil }
-        return RedisPersistence(appendOnly: appendOnly == "yes", appendFsync: settings["appendfsync"] ?? "everysec",
-                                save: settings["save"] ?? "")
+        var found: [RedisPersistence] = []
+        for node in masters {
+            guard let nodeSettings = settings[node], let appendOnly = nodeSettings["appendonly"] else { return nil }
+            found.append(RedisPersistence(appendOnly: appendOnly == "yes", appendFsync: nodeSettings["appendfsync"] ?? "everysec",
+                                          save: nodeSettings["save"] ?? ""))
+        }
+        return found.first { $0.shortfall != nil } ?? found.first
     }
 
     /// The check a worker makes at start: warns when Redis is not durable,
