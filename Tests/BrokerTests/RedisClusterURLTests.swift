@@ -38,6 +38,9 @@ struct RedisClusterURLTests {
         #expect(configuration.replicaWaitMilliseconds == 0)
         let error = try #require(throws: URLFormatError.self) { try RedisConfiguration(url: "redis://h/0?replica_wait=5") }
         #expect(error.problem.contains("redis+cluster"))
+        // Several hosts in a redis:// URL: refused, not the first used alone.
+        let several = try #require(throws: URLFormatError.self) { try RedisConfiguration(url: "redis://a:7001,b/0") }
+        #expect(several.problem.contains("redis+cluster://a:7001,b:6379"), "\(several.problem)")
     }
 
     @Test("errors say what is wrong, quote the URL as given and never the password")

@@ -90,6 +90,10 @@ public struct RedisConfiguration: Sendable, Equatable {
             let hint = parsed.scheme == "rediss" ? " (TLS is not supported by hiredis 0.14)" : ""
             throw URLFormatError(url: url, problem: "scheme must be redis (or redis+cluster for a Redis Cluster), not '\(parsed.scheme)'\(hint)")
         }
+        guard parsed.hosts.count == 1 else {
+            throw URLFormatError(url: url, problem: "a redis:// URL names one server; for the nodes of a Redis Cluster use "
+                                 + "redis+cluster://\(parsed.hosts.map { "\($0.host):\($0.port ?? 6379)" }.joined(separator: ","))")
+        }
         self.init(host: parsed.host, port: parsed.port ?? 6379)
         user = parsed.user.flatMap { $0.isEmpty ? nil : $0 }
         password = parsed.password

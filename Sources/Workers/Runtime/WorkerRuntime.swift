@@ -291,8 +291,11 @@ public final class WorkerRuntime: Service, Sendable {
                                 return metrics.totals
                             }),
             redis: leaseRedis,
-            startRun: { [unowned self] partition, epoch in
-                try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes) { run, error in
+            // Weak: the ownership's tasks may outlive a runtime dropped without
+            // stop() (a test's), and unowned would then crash the process.
+            startRun: { [weak self] partition, epoch in
+                guard let self else { throw CancellationError() }
+                return try await self.startRun(partition, epoch: epoch, on: consuming, store: store, pipeline: pipeline, mailboxes: mailboxes) { run, error in
                     self.consumerEnded(run, error, ownership: ownershipBox.withLock { $0 }, session: session)
                 }
             },
