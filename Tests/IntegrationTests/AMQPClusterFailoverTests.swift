@@ -51,9 +51,9 @@ struct AMQPClusterFailoverTests {
         let counters = try (0..<60).map { try ActorAddress(type: counterType, id: "c\($0)") }
         let rounds = 100
         let holdBefore = 60
-        let sent = ClusterSentRounds()
+        let sent = SentRounds()
         let sending = Task {
-            try await Self.sendResending(rounds: rounds, to: counters, holdBefore: holdBefore, sent: sent, connect: client)
+            try await sendResending(rounds: rounds, to: counters, pause: .milliseconds(50), holdBefore: holdBefore, sent: sent, connect: client)
         }
 
         // Mid-stream, the node the worker consumes from dies.
@@ -95,50 +95,9 @@ struct AMQPClusterFailoverTests {
         unlink(log)
     }
 
-    /// Sends `rounds` adds to every counter, a round per batch every 50 ms,
-    /// each with a stable id; round `holdBefore` waits for `sent.release()`.
-    /// A batch that fails (its node died mid-publish) is sent again, whole,
-    /// on a new connection: copies of what was stored meet the dedup record.
-    static func sendResending(rounds: Int, to counters: [ActorAddress], holdBefore: Int, sent: ClusterSentRounds,
-                              connect: @Sendable () async throws -> GreenroomClient) async throws {
-        var client: GreenroomClient? = nil
-        for round in 0..<rounds {
-            try await Task.sleep(for: .milliseconds(50))
-            if round == holdBefore {
-                try await eventually(600, "the test released the sender") { sent.isReleased }
-            }
-            let batch = counters.map {
-                GreenroomClient.Outgoing(to: $0, kind: "add", payload: Array(#"{"by":1}"#.utf8), id: "\($0.id)-\(round)", spawnIfMissing: true)
-            }
-            while true {
-                do {
-                    if client == nil { client = try await connect() }
-                    try await client!.send(batch)
-                    sent.add()
-                    break
-                } catch {
-                    await client?.close()
-                    client = nil
-                    try await Task.sleep(for: .milliseconds(200))
-                }
-            }
-        }
-        await client?.close()
-    }
-
     /// A counter's count, 0 while it does not exist or cannot be read.
     static func count(_ client: GreenroomClient, _ counter: ActorAddress) async throws -> Int {
         guard let state = try? await client.state(of: counter) else { return 0 }
         return (try? JSONDecoder().decode(Counter.State.self, from: Data(state)).count) ?? 0
     }
-}
-
-/// How many rounds the sender has had confirmed, and whether it may go on past its hold.
-final class ClusterSentRounds: Sendable {
-    private let value = Atomic<Int>(0)
-    private let released = Atomic<Bool>(false)
-    func add() { value.add(1, ordering: .relaxed) }
-    var count: Int { value.load(ordering: .relaxed) }
-    func release() { released.store(true, ordering: .relaxed) }
-    var isReleased: Bool { released.load(ordering: .relaxed) }
 }

@@ -42,7 +42,7 @@ struct ServerRestartTests {
         let holdBefore = 150
         let sent = SentRounds()
         let sending = Task {
-            try await servers.sendResending(rounds: rounds, to: counters, pause: .milliseconds(50), holdBefore: holdBefore, sent: sent)
+            try await sendResending(rounds: rounds, to: counters, pause: .milliseconds(50), holdBefore: holdBefore, sent: sent, connect: servers.client)
         }
 
         // RabbitMQ goes away mid-stream and comes back.
@@ -117,37 +117,6 @@ private struct Servers: Sendable {
         try await GreenroomClient.connect(amqp: try AMQPConfiguration(url: amqpURL), redis: try RedisConfiguration(url: redisURL))
     }
 
-    /// Sends `rounds` adds to every counter, one round per batch, each with a
-    /// stable id; round `holdBefore` waits until `sent` is released. A batch
-    /// that fails (the broker went away mid-publish) is sent again, whole, on
-    /// a new connection, once the servers are back: the copies of what was
-    /// already stored meet the dedup record.
-    func sendResending(rounds: Int, to counters: [ActorAddress], pause: Duration, holdBefore: Int, sent: SentRounds) async throws {
-        var client: GreenroomClient? = nil
-        for round in 0..<rounds {
-            try await Task.sleep(for: pause)
-            if round == holdBefore {
-                try await eventually(600, "the test released the sender") { sent.isReleased }
-            }
-            let batch = counters.map {
-                GreenroomClient.Outgoing(to: $0, kind: "add", payload: Array(#"{"by":1}"#.utf8), id: "\($0.id)-\(round)", spawnIfMissing: true)
-            }
-            while true {
-                do {
-                    if client == nil { client = try await self.client() }
-                    try await client!.send(batch)
-                    sent.add()
-                    break
-                } catch {
-                    await client?.close()
-                    client = nil
-                    try await Task.sleep(for: .milliseconds(200))
-                }
-            }
-        }
-        await client?.close()
-    }
-
     /// The pid of the Redis server, from `INFO server`.
     func redisProcessID() async throws -> pid_t {
         let redis = try await RedisClient.connect(try RedisConfiguration(url: redisURL))
@@ -156,17 +125,6 @@ private struct Servers: Sendable {
         let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("process_id:") } ?? ""
         return pid_t(line.dropFirst("process_id:".count).trimmingCharacters(in: .whitespaces)) ?? 0
     }
-}
-
-/// How many rounds the sender has had confirmed, and whether it may go on
-/// past its hold.
-private final class SentRounds: Sendable {
-    private let value = Atomic<Int>(0)
-    private let released = Atomic<Bool>(false)
-    func add() { value.add(1, ordering: .relaxed) }
-    var count: Int { value.load(ordering: .relaxed) }
-    func release() { released.store(true, ordering: .relaxed) }
-    var isReleased: Bool { released.load(ordering: .relaxed) }
 }
 
 /// A counter's count, 0 while it does not exist or cannot be read.

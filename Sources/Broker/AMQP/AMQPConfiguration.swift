@@ -41,18 +41,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var connectionName: String
 
     /// One node: a host and its AMQP port.
-    public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
-        public var host: String
-        public var port: Int
-
-        public init(host: String, port: Int) {
-            self.host = host
-            self.port = port
-        }
-
-        /// `host:port` (`[address]:port` for an IPv6 address).
-        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-    }
+    public typealias Endpoint = ServerEndpoint
 
     /// TLS settings for `amqps://`.
     public struct TLS: Sendable, Equatable {

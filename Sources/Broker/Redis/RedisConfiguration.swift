@@ -125,7 +125,7 @@ public struct RedisConfiguration: Sendable, Equatable {
     }
 
     /// `host:port`, for messages.
-    public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var endpoint: String { ServerEndpoint(host: host, port: port).description }
 }
 
 /// Printed (`"\(configuration)"`, `debugPrint`, `dump`, a log line) as a URL
