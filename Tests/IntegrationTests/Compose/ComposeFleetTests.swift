@@ -15,9 +15,21 @@ struct ComposeFleetTests {
     /// The run's own counter ids; the fleet hosts the built-in `counter`.
     private let run = "c" + String(UInt32.random(in: .min ... .max), radix: 36)
 
+    /// Connects, trying again for up to 30 s: the network's DNS server
+    /// reloads as containers come and go (the scale-up of the test before),
+    /// and a service name may not resolve for a moment ("Temporary failure in
+    /// name resolution"). The workers ride that out by reconnecting; a test
+    /// client does the same here.
     private func connect() async throws -> GreenroomClient {
-        try await GreenroomClient.connect(amqp: try AMQPConfiguration(url: TestServers.amqpURL),
-                                          redis: try RedisConfiguration(url: TestServers.redisURL))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                return try await GreenroomClient.connect(amqp: try AMQPConfiguration(url: TestServers.amqpURL),
+                                                         redis: try RedisConfiguration(url: TestServers.redisURL))
+            } catch where ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
     }
 
     private func counters(_ count: Int, _ label: String) throws -> [ActorAddress] {
