@@ -88,7 +88,7 @@ public final class RedisClient: Sendable {
     /// or the one server.
     public func masters() async throws -> [RedisEndpoint] {
         switch backend {
-        case .single: [RedisEndpoint(host: configuration.host, port: configuration.port)]
+        case .single: configuration.seeds
         case .cluster(let router): try await router.masters()
         }
     }
@@ -99,7 +99,7 @@ public final class RedisClient: Sendable {
     public func eachMaster(arguments: [[UInt8]]) async throws -> [(node: RedisEndpoint, reply: RedisValue)] {
         switch backend {
         case .single(let connection):
-            [(RedisEndpoint(host: configuration.host, port: configuration.port), try await connection.send(arguments))]
+            [(configuration.seeds[0], try await connection.send(arguments))]
         case .cluster(let router):
             try await router.eachMaster(arguments)
         }

@@ -208,19 +208,19 @@ final class RedisClusterRouter: Sendable {
 
     /// The connection to the master serving `slot` (any master for nil).
     private func route(_ slot: Int?) async -> Result<RedisNodeConnection, RedisError> {
+        enum Found { case node(RedisEndpoint), none, closed }
         for attempt in 0..<2 {
-            let found: RedisEndpoint?? = state.withLock { state in
-                guard let map = state.map, !state.closed else { return .some(nil) }
-                if state.refreshing == nil, ContinuousClock.now - state.lastRefresh > Self.refreshInterval {
-                    state.refreshing = Task { try await self.discover() }
-                }
-                return .some(slot.map { map.master(ofSlot: $0) } ?? map.servingMasters.first)
+            let found: Found = state.withLock { state in
+                if state.closed { return .closed }
+                guard let map = state.map else { return .none }
+                if ContinuousClock.now - state.lastRefresh > Self.refreshInterval { startReading(&state) }
+                return (slot.map { map.master(ofSlot: $0) } ?? map.servingMasters.first).map(Found.node) ?? .none
             }
-            if state.withLock({ $0.closed }) {
-                return .failure(RedisError(code: .closed, command: "command", message: "the Redis client was closed"))
+            switch found {
+            case .closed: return .failure(RedisError(code: .closed, command: "command", message: "the Redis client was closed"))
+            case .node(let node): return .success(connection(to: node))
+            case .none: if attempt == 0 { try? await refresh() }
             }
-            if case .some(.some(let node)) = found { return .success(connection(to: node)) }
-            if attempt == 0 { try? await refresh() }
         }
         return .failure(RedisError(code: .server, command: "CLUSTER",
                                    message: "CLUSTERDOWN no master serves slot \(slot.map(String.init) ?? "any") in the cluster's slot map"))
@@ -251,22 +251,24 @@ final class RedisClusterRouter: Sendable {
     }
 
     private func refreshInBackground() {
-        state.withLock { state in
-            guard state.refreshing == nil, !state.closed else { return }
-            state.refreshing = Task { try await self.discover() }
-        }
+        _ = state.withLock { startReading(&$0) }
     }
 
     /// Reads the slot map again (one reading at a time: a caller arriving
     /// while one is under way waits for it).
     func refresh() async throws {
-        let reading: Task<Void, any Error> = state.withLock { state in
-            if let running = state.refreshing { return running }
-            let started = Task { try await self.discover() }
-            state.refreshing = started
-            return started
-        }
-        try await reading.value
+        try await state.withLock { startReading(&$0) }?.value
+    }
+
+    /// The reading of the slot map under way, started now if there is none
+    /// (and the client is open): the one place a reading starts.
+    @discardableResult
+    private func startReading(_ state: inout State) -> Task<Void, any Error>? {
+        if let running = state.refreshing { return running }
+        guard !state.closed else { return nil }
+        let started = Task { try await self.discover() }
+        state.refreshing = started
+        return started
     }
 
     /// Asks the known nodes, then the seeds, for `CLUSTER SLOTS` until one answers.
