@@ -32,31 +32,33 @@ enum FreePort {
         var generator = SystemRandomNumberGenerator()
         while true {
             let port = Int.random(in: 20_000..<32_000, using: &generator)
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            precondition(descriptor >= 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = UInt16(port).bigEndian
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            } == 0
-            close(descriptor)
-            if bound { return port }
+            if canBind(port) { return port }
         }
+    }
+
+    /// True when 127.0.0.1:`port` can be bound now.
+    static func canBind(_ port: Int) -> Bool {
+        onLoopback(port) { descriptor, address, length in bind(descriptor, address, length) } == 0
     }
 
     /// True when something accepts TCP connections on 127.0.0.1:`port`.
     static func isOpen(_ port: Int) -> Bool {
+        onLoopback(port) { descriptor, address, length in connect(descriptor, address, length) } == 0
+    }
+
+    /// Calls `call` (bind, connect) with a new TCP socket and the address
+    /// 127.0.0.1:`port`, then closes the socket.
+    private static func onLoopback(_ port: Int, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        precondition(descriptor >= 0, "no socket: \(errno)")
         defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
         return withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
     }
 }
 
