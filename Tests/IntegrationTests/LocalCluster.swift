@@ -195,14 +195,7 @@ struct LocalCluster: Sendable {
 
     private func redis<T: Sendable>(_ port: Int, _ body: @Sendable (RedisClient) async throws -> T) async throws -> T {
         let client = try await RedisClient.connect(try RedisConfiguration(url: "redis://127.0.0.1:\(port)/0"))
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
-        }
+        return try await withCleanUp(client, "closing the connection to Redis node \(port)", cleanUp: { await $0.close() }, body)
     }
 
     /// `rabbitmqctl -n greenroom-PORT@localhost -q ARGS`, as scripts/services runs it.
